@@ -1,0 +1,350 @@
+"""The account endpoints. Each view validates input, calls one service and shapes the answer."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.core.cache import cache
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .api_schema import OTP_HEADER, error_responses
+from .client import client_from
+from .errors import ErrorCode
+from .serializers import ProfileSerializer
+from .signing_keys import key_set
+from .throttles import PasswordResetRateThrottle, RegisterRateThrottle
+
+PASSWORD_FIELD = {"style": {"input_type": "password"}, "trim_whitespace": False, "max_length": 4096}
+
+
+def otp_header(request: Request) -> str | None:
+    """The `x-otp` header; absent or blank is None."""
+    value = request.headers.get("x-otp", "").strip()
+    return value or None
+
+
+class TokensSerializer(serializers.Serializer):
+    idToken = serializers.CharField()
+    refreshToken = serializers.CharField()
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class LoginApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        password = serializers.CharField(**PASSWORD_FIELD)
+        otpMethod = serializers.ChoiceField(
+            choices=["TOTP", "SMS", "RECOVERY_CODE"],
+            required=False,
+            help_text="`SMS` sends a login code to the verified phone (answered by 403 otp_required).",
+        )
+
+    @extend_schema(
+        operation_id="login",
+        request=InputSerializer,
+        parameters=[OTP_HEADER],
+        responses={
+            200: OpenApiResponse(TokensSerializer, description="Login successful"),
+            **error_responses(
+                ErrorCode.VALIDATION_ERROR,
+                ErrorCode.METHOD_NOT_ALLOWED,
+                ErrorCode.AUTHENTICATION_FAILED,
+                ErrorCode.ACCOUNT_BLOCKED,
+                ErrorCode.ACCOUNT_LOCKED,
+                ErrorCode.OTP_REQUIRED,
+                ErrorCode.OTP_INVALID,
+                ErrorCode.LOGIN_THROTTLED,
+                ErrorCode.OTP_THROTTLED,
+                ErrorCode.OTP_ATTEMPTS_EXHAUSTED,
+                ErrorCode.SMS_UNAVAILABLE,
+                bearer=False,
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tokens = services.login(
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+            otp=otp_header(request),
+            otp_method=data.validated_data.get("otpMethod"),
+            client=client_from(request),
+        )
+        return Response({"idToken": tokens.id_token, "refreshToken": tokens.refresh_token})
+
+
+class RefreshApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        refreshToken = serializers.CharField(max_length=4096)
+
+    class OutputSerializer(serializers.Serializer):
+        idToken = serializers.CharField()
+        refreshToken = serializers.CharField(
+            required=False, help_text="Present only when refresh-token rotation is on."
+        )
+
+    @extend_schema(
+        operation_id="login_refresh",
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="ID Token refreshed successfully"),
+            **error_responses(ErrorCode.VALIDATION_ERROR, ErrorCode.TOKEN_NOT_VALID, bearer=False),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tokens = services.token_refresh(
+            refresh_token=data.validated_data["refreshToken"], client=client_from(request)
+        )
+        body = {"idToken": tokens.id_token}
+        if tokens.refresh_token is not None:
+            body["refreshToken"] = tokens.refresh_token
+        return Response(body)
+
+
+class MeApi(APIView):
+    @extend_schema(operation_id="me", responses={200: ProfileSerializer, **error_responses()})
+    def get(self, request: Request) -> Response:
+        return Response(ProfileSerializer(request.user).data)
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class RegisterApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [RegisterRateThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        password = serializers.CharField(**PASSWORD_FIELD)
+
+    @extend_schema(
+        operation_id="register",
+        request=InputSerializer,
+        responses={
+            202: OpenApiResponse(DetailSerializer, description="Accepted, for a new and a taken email alike"),
+            **error_responses(
+                ErrorCode.VALIDATION_ERROR, ErrorCode.PASSWORD_INVALID, ErrorCode.SERVICE_UNAVAILABLE, "throttled", bearer=False
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_register(
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+            client=client_from(request),
+        )
+        return Response(
+            {"detail": "Check your inbox: we sent a code to verify the email, then log in."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class RefreshTokenInputSerializer(serializers.Serializer):
+    refreshToken = serializers.CharField(max_length=4096)
+
+
+class LogoutApi(APIView):
+    @extend_schema(
+        operation_id="logout",
+        request=RefreshTokenInputSerializer,
+        responses={
+            204: OpenApiResponse(description="The refresh token is revoked"),
+            **error_responses(ErrorCode.VALIDATION_ERROR, ErrorCode.TOKEN_NOT_VALID),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = RefreshTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.logout(
+            user=request.user, refresh_token=data.validated_data["refreshToken"], client=client_from(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllApi(APIView):
+    @extend_schema(
+        operation_id="logout_all",
+        request=None,
+        responses={204: OpenApiResponse(description="Every token of the user is revoked"), **error_responses()},
+    )
+    def post(self, request: Request) -> Response:
+        services.tokens_revoke_all(user=request.user, client=client_from(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@method_decorator(sensitive_post_parameters("currentPassword", "newPassword"), name="dispatch")
+class PasswordChangeApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        currentPassword = serializers.CharField(**PASSWORD_FIELD)
+        newPassword = serializers.CharField(**PASSWORD_FIELD)
+
+    @extend_schema(
+        operation_id="password_change",
+        request=InputSerializer,
+        parameters=[OTP_HEADER],
+        responses={
+            200: ProfileSerializer,
+            **error_responses(
+                ErrorCode.VALIDATION_ERROR,
+                ErrorCode.PASSWORD_INVALID,
+                ErrorCode.AUTHENTICATION_FAILED,
+                ErrorCode.OTP_INVALID,
+                ErrorCode.OTP_THROTTLED,
+                ErrorCode.ACCOUNT_LOCKED,
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.password_change(
+            user=request.user,
+            current_password=data.validated_data["currentPassword"],
+            new_password=data.validated_data["newPassword"],
+            otp=otp_header(request),
+            client=client_from(request),
+        )
+        return Response(ProfileSerializer(user).data)
+
+
+class PasswordResetApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PasswordResetRateThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+
+    @extend_schema(
+        operation_id="password_reset",
+        request=InputSerializer,
+        responses={
+            202: OpenApiResponse(DetailSerializer, description="Accepted, whether or not the email is known"),
+            **error_responses(ErrorCode.VALIDATION_ERROR, "throttled", bearer=False),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_request(email=data.validated_data["email"], client=client_from(request))
+        return Response(
+            {"detail": "If an account has this email, a link to reset the password is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+@method_decorator(sensitive_post_parameters("newPassword", "token"), name="dispatch")
+class PasswordResetConfirmApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        uid = serializers.CharField(max_length=64)
+        token = serializers.CharField(max_length=128)
+        newPassword = serializers.CharField(**PASSWORD_FIELD)
+
+    @extend_schema(
+        operation_id="password_reset_confirm",
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(DetailSerializer, description="The password is reset; log in with it"),
+            **error_responses(
+                ErrorCode.VALIDATION_ERROR,
+                ErrorCode.PASSWORD_INVALID,
+                ErrorCode.TOKEN_NOT_VALID,
+                bearer=False,
+                status_overrides={ErrorCode.TOKEN_NOT_VALID: 400},
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_confirm(
+            uid=data.validated_data["uid"],
+            token=data.validated_data["token"],
+            new_password=data.validated_data["newPassword"],
+            client=client_from(request),
+        )
+        return Response({"detail": "The password is reset. Log in with the new password."})
+
+
+class JwksApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="jwks",
+        responses={
+            200: inline_serializer(
+                "Jwks", {"keys": serializers.ListField(child=serializers.DictField())}
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        response = Response(key_set().jwks())
+        response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class HealthApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=["ok", "unavailable"])
+        database = serializers.ChoiceField(choices=["ok", "unavailable"])
+        cache = serializers.ChoiceField(choices=["ok", "unavailable"])
+
+    @extend_schema(
+        operation_id="healthz",
+        responses={200: OutputSerializer, 503: OpenApiResponse(OutputSerializer, description="A dependency is down")},
+    )
+    def get(self, request: Request) -> Response:
+        checks = {"database": _database_ok(), "cache": _cache_ok()}
+        healthy = all(checks.values())
+        body: dict[str, str] = {"status": "ok" if healthy else "unavailable"}
+        body.update({name: "ok" if ok else "unavailable" for name, ok in checks.items()})
+        if not healthy:
+            body.update(code=ErrorCode.SERVICE_UNAVAILABLE, detail="A dependency of the service is down.")
+        return Response(body, status=200 if healthy else 503)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means the database cannot serve us
+        return False
+
+
+def _cache_ok() -> bool:
+    try:
+        cache.set("healthz", "ok", timeout=5)
+        return cache.get("healthz") == "ok"
+    except Exception:  # noqa: BLE001 - any failure means the cache cannot serve us
+        return False
+

@@ -1,0 +1,99 @@
+"""The one error shape of the API: `{code, detail, errors?}`, from every kind of failure."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from collections.abc import Callable
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from redis.exceptions import RedisError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+from .errors import ErrorCode, ServiceError
+
+logger = logging.getLogger(__name__)
+
+# DRF's own codes, renamed where ours would clash or read better.
+DRF_CODES = {
+    "method_not_allowed": "http_method_not_allowed",
+    "invalid": ErrorCode.VALIDATION_ERROR,
+}
+
+
+def _field_errors(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {
+            str(field): [str(message) for message in (messages if isinstance(messages, list) else [messages])]
+            for field, messages in detail.items()
+        }
+    return {"nonFieldErrors": [str(message) for message in detail]}
+
+
+def error_response(error: ServiceError) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    return Response(error.body(), status=error.status, headers=headers)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ServiceError):
+        return error_response(exc)
+    if isinstance(exc, DatabaseError | RedisError):
+        logger.exception("A dependency failed while serving an API request")
+        return error_response(ServiceError(ErrorCode.SERVICE_UNAVAILABLE))
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(
+            {
+                "code": ErrorCode.VALIDATION_ERROR,
+                "detail": "The request is not valid.",
+                "errors": _field_errors(exc.detail),
+            },
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, InvalidToken | exceptions.AuthenticationFailed):
+        code, detail = "token_not_valid", "The bearer token is missing, expired, revoked or not valid."
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        detail = str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail
+    else:
+        code, detail = "error", "The request could not be served."
+    response.data = {"code": str(DRF_CODES.get(code, code)), "detail": str(detail)}
+    return response
+
+
+# Paths whose errors are JSON; the rest of the site gets Django's HTML error pages.
+API_PATH_PREFIXES = ("/auth/", "/.well-known/", "/api/", "/healthz")
+
+
+def _error_page(
+    request: HttpRequest, html_view: Callable[..., HttpResponse], code: str, detail: str, status_code: int, *args: Any
+) -> HttpResponse:
+    if request.path.startswith(API_PATH_PREFIXES):
+        return JsonResponse({"code": code, "detail": detail}, status=status_code)
+    return html_view(request, *args)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(request, defaults.bad_request, "bad_request", "The request is not valid.", 400, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(request, defaults.permission_denied, "permission_denied", "You may not do this.", 403, exception)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(request, defaults.page_not_found, "not_found", "Nothing is here.", 404, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    return _error_page(request, defaults.server_error, "server_error", "Something went wrong on our side.", 500)

@@ -1,0 +1,25 @@
+"""Bearer idToken authentication: signature and claims, then the user row says if it still counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
+
+from .models import User
+
+
+class IdTokenAuthentication(JWTAuthentication):
+    """Refuses the idToken of a user who is gone, not ACTIVE, or revoked tokens since it was issued."""
+
+    def get_user(self, validated_token: Any) -> User:
+        user = User.objects.select_related("sms_device").filter(pk=validated_token["sub"]).first()
+        if (
+            user is None
+            or not user.is_active
+            or user.effective_status() != User.Status.ACTIVE
+            or validated_token["gen"] != user.token_generation
+        ):
+            raise AuthenticationFailed("The token is no longer valid.", code="token_not_valid")
+        return user

@@ -1,0 +1,181 @@
+"""The user, revoked refresh tokens and the security audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def email_normalize(email: str) -> str:
+    """The canonical form of an email: trimmed and lower-cased, as logins are case-insensitive."""
+    return email.strip().lower()
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email=email_normalize(username or ""))
+
+    def create_user(self, email: str, password: str | None = None, **fields: object) -> User:
+        now = timezone.now()
+        fields.setdefault("last_login", now)
+        fields.setdefault("password_changed_at", now)
+        user = self.model(email=email_normalize(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: object) -> User:
+        fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """An account: the email is the login; second-factor state is denormalised here.
+
+    The verification dates of TOTP and phone live on the user row so that login and
+    `/auth/me` decide everything from one row; the devices hold the secrets.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "ACTIVE", "Active"
+        LOCKED = "LOCKED", "Locked"
+        BLOCKED = "BLOCKED", "Blocked"
+
+    email = models.EmailField(max_length=254, unique=True)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.ACTIVE)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    totp_verified_at = models.DateTimeField(null=True, blank=True)
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
+
+    last_login_device = models.CharField(max_length=512, blank=True, default="")
+    password_changed_at = models.DateTimeField(default=timezone.now)
+    # Bumped by logout-all, password change/reset and block: tokens carry the value they
+    # were issued with (`gen` claim) and are refused once it moves on.
+    token_generation = models.PositiveIntegerField(default=0)
+
+    # Consecutive second-factor failures, across every factor of the account.
+    otp_failure_count = models.PositiveIntegerField(default=0)
+    otp_last_failure_at = models.DateTimeField(null=True, blank=True)
+    otp_failures_notified = models.BooleanField(default=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["status"], name="user_status_idx"),
+            models.Index(fields=["date_joined"], name="user_date_joined_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = email_normalize(self.email)
+
+    def effective_status(self, now: datetime | None = None) -> str:
+        """The status as users see it: a lock whose time has passed has lifted."""
+        if self.status == self.Status.LOCKED and self.locked_until is not None:
+            if self.locked_until <= (now or timezone.now()):
+                return self.Status.ACTIVE
+        return self.status
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_verified_at is not None or self.phone_verified_at is not None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class RevokedToken(models.Model):
+    """A refresh token (by `jti`) or a whole rotation family that may no longer be used."""
+
+    class Reason(models.TextChoices):
+        LOGOUT = "LOGOUT", "Logged out"
+        ROTATED = "ROTATED", "Rotated"
+        REUSED_FAMILY = "REUSED_FAMILY", "Family revoked after reuse"
+
+    jti = models.CharField(max_length=80, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    revoked_at = models.DateTimeField(default=timezone.now)
+    # After this the token has expired anyway and the row can be purged.
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.jti} ({self.reason})"
+
+    @staticmethod
+    def family_key(family: str) -> str:
+        return f"family:{family}"
+
+
+class SecurityEvent(models.Model):
+    """One security-relevant fact about an account. Written by services only."""
+
+    class Type(models.TextChoices):
+        SIGNED_UP = "SIGNED_UP", "Signed up"
+        LOGIN_SUCCEEDED = "LOGIN_SUCCEEDED", "Login succeeded"
+        LOGIN_FAILED = "LOGIN_FAILED", "Login failed"
+        SECOND_FACTOR_FAILED = "SECOND_FACTOR_FAILED", "Second factor failed"
+        ACCOUNT_LOCKED = "ACCOUNT_LOCKED", "Account locked"
+        ACCOUNT_UNLOCKED = "ACCOUNT_UNLOCKED", "Account unlocked"
+        ACCOUNT_BLOCKED = "ACCOUNT_BLOCKED", "Account blocked"
+        ACCOUNT_UNBLOCKED = "ACCOUNT_UNBLOCKED", "Account unblocked"
+        FACTOR_ADDED = "FACTOR_ADDED", "Factor added"
+        FACTOR_VERIFIED = "FACTOR_VERIFIED", "Factor verified"
+        FACTOR_REMOVED = "FACTOR_REMOVED", "Factor removed"
+        MFA_RESET = "MFA_RESET", "MFA reset by support"
+        RECOVERY_CODES_GENERATED = "RECOVERY_CODES_GENERATED", "Recovery codes generated"
+        RECOVERY_CODE_USED = "RECOVERY_CODE_USED", "Recovery code used"
+        PASSWORD_CHANGED = "PASSWORD_CHANGED", "Password changed"
+        PASSWORD_RESET_REQUESTED = "PASSWORD_RESET_REQUESTED", "Password reset requested"
+        PASSWORD_RESET = "PASSWORD_RESET", "Password reset"
+        TOKENS_REVOKED = "TOKENS_REVOKED", "Tokens revoked"
+        LOGGED_OUT = "LOGGED_OUT", "Logged out"
+        EMAIL_VERIFIED = "EMAIL_VERIFIED", "Email verified"
+        REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED", "Refresh token reused"
+
+    class Actor(models.TextChoices):
+        USER = "USER", "The user"
+        STAFF = "STAFF", "Staff member"
+        SYSTEM = "SYSTEM", "System"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="security_events")
+    type = models.CharField(max_length=32, choices=Type.choices)
+    actor = models.CharField(max_length=6, choices=Actor.choices, default=Actor.USER)
+    staff_member = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="event_user_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} for {self.user_id} at {self.created_at:%Y-%m-%d %H:%M}"

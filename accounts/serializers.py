@@ -1,0 +1,62 @@
+"""The profile: the user as every endpoint that returns the user shows it, obfuscated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from otp.phone_numbers import phone_obfuscate
+
+from .models import User
+
+
+def email_obfuscate(email: str) -> str:
+    """`john@example.co.uk` -> `j***@e***.uk`: first letters and the last domain label."""
+    local, _, domain = email.rpartition("@")
+    labels = domain.split(".")
+    obfuscated_domain = f"{domain[:1]}***" + (f".{labels[-1]}" if len(labels) > 1 else "")
+    return f"{local[:1]}***@{obfuscated_domain}"
+
+
+class ProfileSerializer(serializers.Serializer):
+    """Optional fields are left out when they have no value, never null."""
+
+    email = serializers.EmailField(help_text="Obfuscated email of the user")
+    hasValidatedEmail = serializers.BooleanField(help_text="Whether the email has been confirmed.")
+    emailVerificationDate = serializers.DateTimeField(required=False)
+    hasValidatedSecret = serializers.BooleanField(
+        help_text="Whether the TOTP secret has been validated with user input."
+    )
+    secretVerificationDate = serializers.DateTimeField(required=False)
+    phoneNumber = serializers.CharField(required=False, help_text="Obfuscated E.164 phone number of the user")
+    hasValidatedPhone = serializers.BooleanField(help_text="Whether the phone has been validated with a code.")
+    phoneVerificationDate = serializers.DateTimeField(required=False)
+    lastLoggedDate = serializers.DateTimeField(help_text="The last time the user logged in (sign-up before).")
+    status = serializers.ChoiceField(choices=User.Status.choices)
+    lastLoggedDevice = serializers.CharField(
+        allow_blank=True, help_text="User-Agent of the last login (of the sign-up before)."
+    )
+    lastPasswordChangeDate = serializers.DateTimeField()
+
+    def to_representation(self, user: User) -> dict[str, Any]:
+        device = getattr(user, "sms_device", None)
+        values = {
+            "email": email_obfuscate(user.email),
+            "hasValidatedEmail": user.email_verified_at is not None,
+            "emailVerificationDate": user.email_verified_at,
+            "hasValidatedSecret": user.totp_verified_at is not None,
+            "secretVerificationDate": user.totp_verified_at,
+            "phoneNumber": phone_obfuscate(device.number) if device is not None else None,
+            "hasValidatedPhone": user.phone_verified_at is not None,
+            "phoneVerificationDate": user.phone_verified_at,
+            "lastLoggedDate": user.last_login,
+            "status": user.effective_status(),
+            "lastLoggedDevice": user.last_login_device,
+            "lastPasswordChangeDate": user.password_changed_at,
+        }
+        return {
+            name: self.fields[name].to_representation(value) if not isinstance(value, str | bool) else value
+            for name, value in values.items()
+            if value is not None
+        }

@@ -1,0 +1,344 @@
+"""Account rules: sign-up, login (password then second factor), tokens, passwords."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from rest_framework_simplejwt.exceptions import TokenError
+
+from otp import services as otp_services
+
+from .client import Client
+from .errors import ErrorCode, ServiceError
+from .events import security_event_record, security_logger
+from .mail import email_send
+from .models import RevokedToken, SecurityEvent, User, email_normalize
+from .throttles import login_failure_record, login_failures_forget, login_throttle_check
+from .tokens import (
+    AMR_PASSWORD,
+    AMR_PASSWORD_AND_OTP,
+    IssuedTokens,
+    RefreshToken,
+    id_token_for,
+    refresh_token_for,
+    tokens_for_login,
+)
+
+logger = logging.getLogger(__name__)
+EventType = SecurityEvent.Type
+
+
+@functools.cache
+def _timing_dummy_hash() -> str:
+    """A hash made with the current hasher, checked when no account has the email."""
+    return make_password("timing-equaliser-for-unknown-emails")
+
+
+def password_validate(*, password: str, user: User, field: str) -> None:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        raise ServiceError(ErrorCode.PASSWORD_INVALID, errors={field: list(error.messages)}) from error
+
+
+# --- sign-up ----------------------------------------------------------------------------------
+
+
+def user_register(*, email: str, password: str, client: Client) -> None:
+    """Create the account and email a verification code; for a taken email, tell its owner.
+
+    Both paths validate, hash and send one email, so the answer and its timing do not
+    say whether the email was known.
+    """
+    email = email_normalize(email)
+    password_validate(password=password, user=User(email=email), field="password")
+    if not User.objects.filter(email=email).exists():
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email, password, last_login_device=client.user_agent)
+                security_event_record(user=user, type=EventType.SIGNED_UP, client=client)
+                otp_services.email_verification_code_send(user=user)
+            return
+        except IntegrityError:
+            pass  # Registered concurrently: answer as for a taken email.
+    make_password(password)
+    email_send(to=email, template="signup_attempt", context={"email": email})
+
+
+# --- login and tokens -------------------------------------------------------------------------
+
+
+def _password_failure(*, email: str, user: User | None, client: Client) -> ServiceError:
+    login_failure_record(email=email, ip=client.ip)
+    if user is not None:
+        security_event_record(
+            user=user, type=EventType.LOGIN_FAILED, client=client, details={"factor": "password"}
+        )
+    else:
+        security_logger.info("LOGIN_FAILED user=unknown factor=password ip=%s", client.ip)
+    return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
+
+
+def _status_check(user: User) -> None:
+    """BLOCKED and LOCKED accounts are refused; revealed only after the right password."""
+    now = timezone.now()
+    status = user.effective_status(now)
+    if status == User.Status.BLOCKED:
+        raise ServiceError(ErrorCode.ACCOUNT_BLOCKED)
+    if status == User.Status.LOCKED:
+        wait = (user.locked_until - now).total_seconds() if user.locked_until else None
+        raise ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=wait)
+
+
+def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceError:
+    """No `x-otp` yet: name the methods, and send the login SMS when asked to."""
+    methods = otp_services.second_factor_methods(user)
+    if otp_method is None:
+        return ServiceError(ErrorCode.OTP_REQUIRED, methods=methods)
+    if otp_method not in methods:
+        return ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+    if otp_method != otp_services.Method.SMS:
+        return ServiceError(ErrorCode.OTP_REQUIRED, methods=methods)
+    sent = otp_services.login_sms_code_send(user=user)
+    return ServiceError(
+        ErrorCode.OTP_REQUIRED, methods=methods, channel=sent.channel, validUntil=sent.valid_until.isoformat()
+    )
+
+
+def login(
+    *, email: str, password: str, otp: str | None, otp_method: str | None, client: Client
+) -> IssuedTokens:
+    """Password, then the second factor when the account has one; tokens on success."""
+    email = email_normalize(email)
+    login_throttle_check(email=email, ip=client.ip)
+    user = User.objects.filter(email=email).first()
+    password_ok = (
+        user.check_password(password) if user is not None else check_password(password, _timing_dummy_hash())
+    )
+    if user is None or not password_ok:
+        raise _password_failure(email=email, user=user, client=client)
+    login_failures_forget(email=email)
+    _status_check(user)
+
+    amr, factor = AMR_PASSWORD, "password"
+    if user.has_second_factor:
+        if otp is None:
+            raise _second_factor_challenge(user=user, otp_method=otp_method)
+        method = otp_services.login_second_factor_verify(user=user, code=otp, client=client)
+        amr, factor = AMR_PASSWORD_AND_OTP, method.lower()
+    elif otp_method is not None:
+        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+
+    now = timezone.now()
+    user.last_login, user.last_login_device = now, client.user_agent
+    fields = ["last_login", "last_login_device"]
+    if user.status == User.Status.LOCKED:  # the lock has lifted by itself
+        user.status, user.locked_until = User.Status.ACTIVE, None
+        fields += ["status", "locked_until"]
+    User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
+    security_event_record(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details={"factor": factor})
+    return tokens_for_login(user, amr=amr)
+
+
+def _refresh_token_parse(raw: str) -> RefreshToken:
+    try:
+        return RefreshToken(raw)
+    except TokenError as error:
+        raise ServiceError(ErrorCode.TOKEN_NOT_VALID) from error
+
+
+def _expiry(token: RefreshToken) -> datetime:
+    return datetime.fromtimestamp(token["exp"], tz=UTC)
+
+
+def _refresh_token_owner(token: RefreshToken) -> User:
+    """The ACTIVE owner of a current, unrevoked `token`, in one query; else token_not_valid."""
+    revoked = RevokedToken.objects.filter(jti__in=[token["jti"], RevokedToken.family_key(token.get("fam", ""))])
+    user = (
+        User.objects.annotate(token_revoked=Exists(revoked.filter(user=OuterRef("pk"))))
+        .filter(pk=token["sub"])
+        .first()
+    )
+    if (
+        user is None
+        or user.token_revoked
+        or user.effective_status() != User.Status.ACTIVE
+        or token["gen"] != user.token_generation
+    ):
+        raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
+    return user
+
+
+def token_refresh(*, refresh_token: str, client: Client) -> IssuedTokens:
+    """A new idToken; with rotation on, also a new refreshToken, and reuse revokes the family."""
+    token = _refresh_token_parse(refresh_token)
+    try:
+        user = _refresh_token_owner(token)
+    except ServiceError:
+        if settings.JWT_ROTATE_REFRESH_TOKENS:
+            _rotated_token_reuse_check(token, client=client)
+        raise
+    amr = token.get("amr", AMR_PASSWORD)
+    id_token = str(id_token_for(user, amr=amr))
+    if not settings.JWT_ROTATE_REFRESH_TOKENS:
+        return IssuedTokens(id_token=id_token)
+    try:
+        with transaction.atomic():
+            RevokedToken.objects.create(
+                jti=token["jti"],
+                user=user,
+                reason=RevokedToken.Reason.ROTATED,
+                expires_at=_expiry(token),
+            )
+    except IntegrityError:
+        # Another request rotated this token first: two holders of one token.
+        _family_revoke(token, user=user, client=client)
+        raise ServiceError(ErrorCode.TOKEN_NOT_VALID) from None
+    rotated = refresh_token_for(user, amr=amr, family=token["fam"], expires_at=token["exp"])
+    return IssuedTokens(id_token=id_token, refresh_token=str(rotated))
+
+
+def _rotated_token_reuse_check(token: RefreshToken, *, client: Client) -> None:
+    """A rotated-out token presented again revokes its whole family (RFC 9700 §4.14.2)."""
+    rotated = RevokedToken.objects.filter(jti=token["jti"], reason=RevokedToken.Reason.ROTATED).first()
+    if rotated is not None:
+        _family_revoke(token, user=rotated.user, client=client)
+
+
+def _family_revoke(token: RefreshToken, *, user: User, client: Client) -> None:
+    _, created = RevokedToken.objects.get_or_create(
+        jti=RevokedToken.family_key(token["fam"]),
+        defaults={
+            "user": user,
+            "reason": RevokedToken.Reason.REUSED_FAMILY,
+            "expires_at": _expiry(token),
+        },
+    )
+    if created:
+        security_event_record(user=user, type=EventType.REFRESH_TOKEN_REUSED, client=client)
+
+
+def logout(*, user: User, refresh_token: str, client: Client) -> None:
+    """Revoke one refresh token of the caller's."""
+    token = _refresh_token_parse(refresh_token)
+    if str(token["sub"]) != str(user.pk):
+        raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
+    owner = _refresh_token_owner(token)
+    with transaction.atomic():
+        _, created = RevokedToken.objects.get_or_create(
+            jti=token["jti"],
+            defaults={
+                "user": owner,
+                "reason": RevokedToken.Reason.LOGOUT,
+                "expires_at": _expiry(token),
+            },
+        )
+        if not created:
+            raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
+        security_event_record(user=owner, type=EventType.LOGGED_OUT, client=client)
+
+
+def tokens_revoke_all(
+    *,
+    user: User,
+    client: Client,
+    actor: SecurityEvent.Actor = SecurityEvent.Actor.USER,
+    staff_member: User | None = None,
+    reason: str = "",
+) -> None:
+    """Every refresh token and idToken issued so far stops working (logout-all)."""
+    User.objects.filter(pk=user.pk).update(token_generation=F("token_generation") + 1)
+    user.refresh_from_db(fields=["token_generation"])
+    details = {"reason": reason} if reason else {}
+    security_event_record(
+        user=user,
+        type=EventType.TOKENS_REVOKED,
+        client=client,
+        actor=actor,
+        staff_member=staff_member,
+        details=details,
+    )
+
+
+# --- passwords ----------------------------------------------------------------------------
+
+
+def _password_set(user: User, password: str) -> None:
+    """New password: tokens issued before stop working."""
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    user.token_generation = F("token_generation") + 1
+    user.save(update_fields=["password", "password_changed_at", "token_generation"])
+    user.refresh_from_db(fields=["token_generation"])
+
+
+def password_change(
+    *, user: User, current_password: str, new_password: str, otp: str | None, client: Client
+) -> User:
+    """Current password, a valid new one and step-up when MFA is on; revokes every token."""
+    if not user.check_password(current_password):
+        raise _password_failure(email=user.email, user=user, client=client)
+    password_validate(password=new_password, user=user, field="newPassword")
+    otp_services.step_up_verify(user=user, otp=otp, client=client)
+    with transaction.atomic():
+        _password_set(user, new_password)
+        security_event_record(user=user, type=EventType.PASSWORD_CHANGED, client=client)
+    email_send(to=user.email, template="password_changed", context={"user": user})
+    return user
+
+
+def password_reset_request(*, email: str, client: Client) -> None:
+    """Email a single-use reset link if an account has `email`; the same answer either way."""
+    user = User.objects.filter(email=email_normalize(email)).first()
+    if user is None:
+        security_logger.info("PASSWORD_RESET_REQUESTED user=unknown ip=%s", client.ip)
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    security_event_record(user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=client)
+    email_send(
+        to=user.email,
+        template="password_reset",
+        context={"uid": uid, "token": token, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
+    )
+
+
+def _password_reset_user(uid: str, token: str) -> User:
+    try:
+        user = User.objects.get(pk=int(force_str(urlsafe_base64_decode(uid))))
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist) as error:
+        raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400) from error
+    if not default_token_generator.check_token(user, token):
+        raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400)
+    return user
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str, client: Client) -> User:
+    """Set a new password from an emailed link. It does not log in; a lock from failed codes lifts."""
+    user = _password_reset_user(uid, token)
+    password_validate(password=new_password, user=user, field="newPassword")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        _password_set(user, new_password)
+        if user.status == User.Status.LOCKED:
+            user.status, user.locked_until = User.Status.ACTIVE, None
+            user.otp_failure_count, user.otp_last_failure_at = 0, None
+            user.save(update_fields=["status", "locked_until", "otp_failure_count", "otp_last_failure_at"])
+            security_event_record(
+                user=user, type=EventType.ACCOUNT_UNLOCKED, client=client, details={"by": "password reset"}
+            )
+        security_event_record(user=user, type=EventType.PASSWORD_RESET, client=client)
+    email_send(to=user.email, template="password_changed", context={"user": user})
+    return user

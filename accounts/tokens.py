@@ -1,0 +1,129 @@
+"""The idToken and refreshToken: SimpleJWT tokens signed with the service's key, `kid` in the header."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.core.signals import setting_changed
+from rest_framework_simplejwt import tokens as simplejwt_tokens
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+
+from .models import User
+from .signing_keys import key_set
+
+# Headers that would let a token name its own verification key (RFC 8725 §3.1).
+FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
+REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "iss", "aud", "token_type", "gen")
+
+AMR_PASSWORD = ["pwd"]
+AMR_PASSWORD_AND_OTP = ["pwd", "otp"]
+
+
+class KeyedTokenBackend(TokenBackend):
+    """Signs with the current key and verifies with the key its `kid` names, if we know it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            algorithm=key_set().current.algorithm,
+            audience=settings.JWT_AUDIENCE,
+            issuer=settings.JWT_ISSUER,
+        )
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        keys = key_set()
+        claims = {**payload, "aud": self.audience, "iss": self.issuer}
+        return jwt.encode(
+            claims, keys.signing_key, algorithm=keys.current.algorithm, headers={"kid": keys.current.kid}
+        )
+
+    def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as error:
+            raise TokenBackendError("Token is invalid") from error
+        key = key_set().by_kid.get(header.get("kid", ""))
+        if key is None or header.get("alg") != key.algorithm or FORBIDDEN_HEADERS & header.keys():
+            raise TokenBackendError("Token is invalid")
+        try:
+            return jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[key.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": list(REQUIRED_CLAIMS), "verify_signature": verify},
+            )
+        except jwt.ExpiredSignatureError as error:
+            raise TokenBackendExpiredToken("Token is expired") from error
+        except jwt.InvalidTokenError as error:
+            raise TokenBackendError("Token is invalid") from error
+
+
+@functools.cache
+def token_backend() -> KeyedTokenBackend:
+    return KeyedTokenBackend()
+
+
+def _forget_backend(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("JWT_"):
+        token_backend.cache_clear()
+
+
+setting_changed.connect(_forget_backend)
+
+
+class KeyedTokenMixin:
+    @property
+    def token_backend(self) -> KeyedTokenBackend:
+        return token_backend()
+
+
+class IdToken(KeyedTokenMixin, simplejwt_tokens.AccessToken):
+    """The `idToken`: a short-lived access token carrying the user's identity."""
+
+
+class RefreshToken(KeyedTokenMixin, simplejwt_tokens.RefreshToken):
+    """The `refreshToken`: long-lived, revocable by `jti`, one rotation family (`fam`) per login."""
+
+    access_token_class = IdToken
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    id_token: str
+    refresh_token: str | None = None
+
+
+def id_token_for(user: User, *, amr: list[str]) -> IdToken:
+    token = IdToken.for_user(user)
+    token["email"] = user.email
+    token["email_verified"] = user.email_verified
+    token["amr"] = amr
+    token["gen"] = user.token_generation
+    return token
+
+
+def refresh_token_for(
+    user: User, *, amr: list[str], family: str | None = None, expires_at: int | None = None
+) -> RefreshToken:
+    token = RefreshToken.for_user(user)
+    token["amr"] = amr
+    token["gen"] = user.token_generation
+    token["fam"] = family or uuid.uuid4().hex
+    if expires_at is not None:
+        # A rotated token keeps the absolute lifetime of the login that started its family.
+        token["exp"] = expires_at
+    return token
+
+
+def tokens_for_login(user: User, *, amr: list[str]) -> IssuedTokens:
+    return IssuedTokens(
+        id_token=str(id_token_for(user, amr=amr)),
+        refresh_token=str(refresh_token_for(user, amr=amr)),
+    )

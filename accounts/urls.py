@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("login", api.LoginApi.as_view(), name="login"),
+    path("login/refresh", api.RefreshApi.as_view(), name="login-refresh"),
+    path("me", api.MeApi.as_view(), name="me"),
+    path("register", api.RegisterApi.as_view(), name="register"),
+    path("logout", api.LogoutApi.as_view(), name="logout"),
+    path("logout/all", api.LogoutAllApi.as_view(), name="logout-all"),
+    path("password/change", api.PasswordChangeApi.as_view(), name="password-change"),
+    path("password/reset", api.PasswordResetApi.as_view(), name="password-reset"),
+    path("password/reset/confirm", api.PasswordResetConfirmApi.as_view(), name="password-reset-confirm"),
+]

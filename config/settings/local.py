@@ -1,0 +1,19 @@
+"""Local development: SQLite, console email and SMS, a generated signing key."""
+
+from __future__ import annotations
+
+from accounts.signing_keys import ensure_development_key
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+
+if not (JWT_SIGNING_KEY or JWT_SIGNING_KEY_FILE):  # noqa: F405
+    JWT_SIGNING_KEY_FILE = str(ensure_development_key(BASE_DIR / ".keys" / "jwt-dev.pem"))
+
+# Staff may use the admin without a second factor on a developer machine only.
+ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=False)
+WHITENOISE_AUTOREFRESH = True

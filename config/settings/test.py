@@ -1,0 +1,35 @@
+"""Test settings: a fixed signing key, fast hashing, in-memory email and SMS.
+
+`DATABASE_URL` and `CACHE_URL` still apply, so the same suite runs on PostgreSQL + Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import *  # noqa: F403
+from .base import env
+
+SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+# The fixed test key; never used outside the test suite.
+JWT_SIGNING_KEY = ""
+JWT_SIGNING_KEY_FILE = str(Path(__file__).resolve().parent.parent.parent / "tests" / "keys" / "es256-test.pem")
+JWT_PREVIOUS_VERIFYING_KEY = ""
+JWT_PREVIOUS_VERIFYING_KEY_FILE = ""
+
+# Argon2id with the production parameters is tested on its own (tests/accounts/test_passwords.py);
+# the rest of the suite hashes with a cheap hasher to stay fast.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "accounts.hashers.Argon2idPasswordHasher",
+]
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SMS_BACKEND = "locmem"
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tests")}
+ADMIN_REQUIRE_OTP = True
+LOGGING = {"version": 1, "disable_existing_loggers": False}
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,24 @@
+"""URL map: the JSON API under /auth/, JWKS, OpenAPI, health, admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.api import HealthApi, JwksApi
+
+urlpatterns = [
+    path("auth/", include("accounts.urls")),
+    path("auth/", include("otp.urls")),
+    path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
+    path("healthz", HealthApi.as_view(), name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "accounts.api_errors.handler400"
+handler403 = "accounts.api_errors.handler403"
+handler404 = "accounts.api_errors.handler404"
+handler500 = "accounts.api_errors.handler500"

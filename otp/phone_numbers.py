@@ -1,0 +1,54 @@
+"""Phone numbers: parse to E.164 with libphonenumber, mobile only, and obfuscate for display."""
+
+from __future__ import annotations
+
+import phonenumbers
+from django.conf import settings
+from phonenumbers import PhoneNumberType
+
+from accounts.errors import ErrorCode, ServiceError
+
+# The `country` enum of the API: every region libphonenumber supports (245, AC ... ZW).
+SUPPORTED_COUNTRIES: list[str] = sorted(phonenumbers.SUPPORTED_REGIONS)
+
+MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+
+def phone_parse_mobile(*, phone: str, country: str) -> str:
+    """The E.164 form of a mobile number typed as the user would, `country` as default region."""
+    try:
+        number = phonenumbers.parse(phone, country)
+    except phonenumbers.NumberParseException as error:
+        raise ServiceError(ErrorCode.PHONE_INVALID) from error
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in MOBILE_TYPES:
+        raise ServiceError(ErrorCode.PHONE_INVALID)
+    region = phonenumbers.region_code_for_number(number)
+    allowed = settings.SMS_ALLOWED_COUNTRIES
+    if allowed and region not in allowed:
+        raise ServiceError(ErrorCode.COUNTRY_NOT_ALLOWED)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_search_forms(text: str) -> list[str]:
+    """E.164 candidates for a number as someone might type it into a search box."""
+    candidates = []
+    regions = ["ZZ"] if text.strip().startswith(("+", "00")) else list(settings.PHONE_SEARCH_REGIONS)
+    cleaned = "+" + text.strip()[2:] if text.strip().startswith("00") else text
+    for region in regions:
+        try:
+            number = phonenumbers.parse(cleaned, None if region == "ZZ" else region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            candidates.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return list(dict.fromkeys(candidates))
+
+
+def phone_obfuscate(e164: str) -> str:
+    """`+34612345678` -> `+34*******78`: the calling code and the last two digits."""
+    try:
+        calling_code = str(phonenumbers.parse(e164).country_code)
+    except phonenumbers.NumberParseException:
+        calling_code = ""
+    national = e164[1 + len(calling_code) :]
+    return f"+{calling_code}{'*' * max(len(national) - 2, 0)}{national[-2:]}"
