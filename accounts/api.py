@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import connection
 from django.core.cache import cache
+from django.db import connection
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -143,7 +143,11 @@ class RegisterApi(APIView):
         responses={
             202: OpenApiResponse(DetailSerializer, description="Accepted, for a new and a taken email alike"),
             **error_responses(
-                ErrorCode.VALIDATION_ERROR, ErrorCode.PASSWORD_INVALID, ErrorCode.SERVICE_UNAVAILABLE, "throttled", bearer=False
+                ErrorCode.VALIDATION_ERROR,
+                ErrorCode.PASSWORD_INVALID,
+                ErrorCode.SERVICE_UNAVAILABLE,
+                "throttled",
+                bearer=False,
             ),
         },
     )
@@ -187,7 +191,10 @@ class LogoutAllApi(APIView):
     @extend_schema(
         operation_id="logout_all",
         request=None,
-        responses={204: OpenApiResponse(description="Every token of the user is revoked"), **error_responses()},
+        responses={
+            204: OpenApiResponse(description="Every token of the user is revoked"),
+            **error_responses(),
+        },
     )
     def post(self, request: Request) -> Response:
         services.tokens_revoke_all(user=request.user, client=client_from(request))
@@ -298,9 +305,7 @@ class JwksApi(APIView):
     @extend_schema(
         operation_id="jwks",
         responses={
-            200: inline_serializer(
-                "Jwks", {"keys": serializers.ListField(child=serializers.DictField())}
-            )
+            200: inline_serializer("Jwks", {"keys": serializers.ListField(child=serializers.DictField())})
         },
     )
     def get(self, request: Request) -> Response:
@@ -320,7 +325,10 @@ class HealthApi(APIView):
 
     @extend_schema(
         operation_id="healthz",
-        responses={200: OutputSerializer, 503: OpenApiResponse(OutputSerializer, description="A dependency is down")},
+        responses={
+            200: OutputSerializer,
+            503: OpenApiResponse(OutputSerializer, description="A dependency is down"),
+        },
     )
     def get(self, request: Request) -> Response:
         checks = {"database": _database_ok(), "cache": _cache_ok()}
@@ -347,4 +355,3 @@ def _cache_ok() -> bool:
         return cache.get("healthz") == "ok"
     except Exception:  # noqa: BLE001 - any failure means the cache cannot serve us
         return False
-

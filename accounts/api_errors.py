@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 from collections.abc import Callable
+from typing import Any
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -76,7 +75,12 @@ API_PATH_PREFIXES = ("/auth/", "/.well-known/", "/api/", "/healthz")
 
 
 def _error_page(
-    request: HttpRequest, html_view: Callable[..., HttpResponse], code: str, detail: str, status_code: int, *args: Any
+    request: HttpRequest,
+    html_view: Callable[..., HttpResponse],
+    code: str,
+    detail: str,
+    status_code: int,
+    *args: Any,
 ) -> HttpResponse:
     if request.path.startswith(API_PATH_PREFIXES):
         return JsonResponse({"code": code, "detail": detail}, status=status_code)
@@ -84,11 +88,15 @@ def _error_page(
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_page(request, defaults.bad_request, "bad_request", "The request is not valid.", 400, exception)
+    return _error_page(
+        request, defaults.bad_request, "bad_request", "The request is not valid.", 400, exception
+    )
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_page(request, defaults.permission_denied, "permission_denied", "You may not do this.", 403, exception)
+    return _error_page(
+        request, defaults.permission_denied, "permission_denied", "You may not do this.", 403, exception
+    )
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -96,4 +104,6 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    return _error_page(request, defaults.server_error, "server_error", "Something went wrong on our side.", 500)
+    return _error_page(
+        request, defaults.server_error, "server_error", "Something went wrong on our side.", 500
+    )

@@ -65,7 +65,8 @@ def error_responses(
     by_status[503].append(ErrorCode.SERVICE_UNAVAILABLE)
     return {
         status: OpenApiResponse(
-            _error_serializer(status, sorted(set(codes))), description="Codes: " + ", ".join(sorted(set(codes)))
+            _error_serializer(status, sorted(set(codes))),
+            description="Codes: " + ", ".join(sorted(set(codes))),
         )
         for status, codes in sorted(by_status.items())
     }

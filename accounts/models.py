@@ -165,9 +165,7 @@ class SecurityEvent(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="security_events")
     type = models.CharField(max_length=32, choices=Type.choices)
     actor = models.CharField(max_length=6, choices=Actor.choices, default=Actor.USER)
-    staff_member = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    staff_member = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")

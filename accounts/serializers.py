@@ -30,7 +30,9 @@ class ProfileSerializer(serializers.Serializer):
     )
     secretVerificationDate = serializers.DateTimeField(required=False)
     phoneNumber = serializers.CharField(required=False, help_text="Obfuscated E.164 phone number of the user")
-    hasValidatedPhone = serializers.BooleanField(help_text="Whether the phone has been validated with a code.")
+    hasValidatedPhone = serializers.BooleanField(
+        help_text="Whether the phone has been validated with a code."
+    )
     phoneVerificationDate = serializers.DateTimeField(required=False)
     lastLoggedDate = serializers.DateTimeField(help_text="The last time the user logged in (sign-up before).")
     status = serializers.ChoiceField(choices=User.Status.choices)

@@ -148,7 +148,9 @@ def login(
         user.status, user.locked_until = User.Status.ACTIVE, None
         fields += ["status", "locked_until"]
     User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
-    security_event_record(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details={"factor": factor})
+    security_event_record(
+        user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details={"factor": factor}
+    )
     return tokens_for_login(user, amr=amr)
 
 
@@ -165,7 +167,9 @@ def _expiry(token: RefreshToken) -> datetime:
 
 def _refresh_token_owner(token: RefreshToken) -> User:
     """The ACTIVE owner of a current, unrevoked `token`, in one query; else token_not_valid."""
-    revoked = RevokedToken.objects.filter(jti__in=[token["jti"], RevokedToken.family_key(token.get("fam", ""))])
+    revoked = RevokedToken.objects.filter(
+        jti__in=[token["jti"], RevokedToken.family_key(token.get("fam", ""))]
+    )
     user = (
         User.objects.annotate(token_revoked=Exists(revoked.filter(user=OuterRef("pk"))))
         .filter(pk=token["sub"])

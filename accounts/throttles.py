@@ -76,7 +76,7 @@ class RegisterRateThrottle(SimpleRateThrottle):
 
     scope = "register"
 
-    def get_cache_key(self, request, view) -> str:  # noqa: ANN001
+    def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 

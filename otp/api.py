@@ -63,13 +63,17 @@ class SmsMethodApi(APIView):
         responses={200: ProfileSerializer, **error_responses(ErrorCode.SMS_NOT_CONFIGURED, *STEP_UP_ERRORS)},
     )
     def delete(self, request: Request) -> Response:
-        user = services.sms_device_delete(user=request.user, otp=otp_header(request), client=client_from(request))
+        user = services.sms_device_delete(
+            user=request.user, otp=otp_header(request), client=client_from(request)
+        )
         return Response(ProfileSerializer(user).data)
 
 
 class TotpEnrolmentSerializer(ProfileSerializer):
     secret = serializers.CharField(help_text="Base32 secret (160 bits) for manual entry; shown once.")
-    otpauthUri = serializers.CharField(help_text="otpauth://totp/... URI for an authenticator app; shown once.")
+    otpauthUri = serializers.CharField(
+        help_text="otpauth://totp/... URI for an authenticator app; shown once."
+    )
 
 
 class TotpMethodApi(APIView):
@@ -101,7 +105,9 @@ class TotpMethodApi(APIView):
         },
     )
     def delete(self, request: Request) -> Response:
-        user = services.totp_device_delete(user=request.user, otp=otp_header(request), client=client_from(request))
+        user = services.totp_device_delete(
+            user=request.user, otp=otp_header(request), client=client_from(request)
+        )
         return Response(ProfileSerializer(user).data)
 
 
@@ -114,7 +120,9 @@ class RecoveryCodesApi(APIView):
         request=None,
         parameters=[OTP_HEADER],
         responses={
-            200: OpenApiResponse(OutputSerializer, description="Ten new codes, shown once, replacing older ones"),
+            200: OpenApiResponse(
+                OutputSerializer, description="Ten new codes, shown once, replacing older ones"
+            ),
             **error_responses(ErrorCode.MFA_NOT_ENABLED, *STEP_UP_ERRORS),
         },
     )

@@ -309,7 +309,9 @@ def sms_code_send(*, user: User) -> CodeSent:
 
 @transaction.atomic
 def login_sms_code_send(*, user: User) -> CodeSent:
-    device = SmsDevice.objects.select_for_update().select_related("user").filter(user=user, confirmed=True).first()
+    device = (
+        SmsDevice.objects.select_for_update().select_related("user").filter(user=user, confirmed=True).first()
+    )
     if device is None:
         raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
     return _sms_code_deliver(device=device, purpose=CodePurpose.LOGIN)
@@ -353,7 +355,9 @@ def _totp_confirm(user: User, code: str, client: Client) -> Channel | None:
         return None
     TOTPDevice.objects.filter(user=user).update(confirmed=True)
     user.totp_verified_at = timezone.now()
-    security_event_record(user=user, type=EventType.FACTOR_VERIFIED, client=client, details={"factor": Method.TOTP})
+    security_event_record(
+        user=user, type=EventType.FACTOR_VERIFIED, client=client, details={"factor": Method.TOTP}
+    )
     return Channel.TOTP
 
 
@@ -376,7 +380,9 @@ def _channel_state_check(user: User, channel: Channel) -> None:
 def channel_confirm(*, user: User, channel: Channel, code: str, client: Client) -> User:
     """`POST /auth/otp/code`: the code sent to (or shown by) a pending channel verifies it."""
     _channel_state_check(user, channel)
-    confirm = {Channel.EMAIL: _email_confirm, Channel.SMS: _phone_confirm, Channel.TOTP: _totp_confirm}[channel]
+    confirm = {Channel.EMAIL: _email_confirm, Channel.SMS: _phone_confirm, Channel.TOTP: _totp_confirm}[
+        channel
+    ]
     confirmed_user, _ = _code_check(
         user_id=user.pk,
         client=client,
@@ -410,7 +416,9 @@ def totp_device_create(*, user: User, otp: str | None, client: Client) -> TotpEn
             raise ServiceError(ErrorCode.TOTP_ALREADY_CONFIGURED)
         TOTPDevice.objects.filter(user=user).delete()
         device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False, tolerance=1)
-        security_event_record(user=user, type=EventType.FACTOR_ADDED, client=client, details={"factor": Method.TOTP})
+        security_event_record(
+            user=user, type=EventType.FACTOR_ADDED, client=client, details={"factor": Method.TOTP}
+        )
     secret = b32encode(device.bin_key).decode().rstrip("=")
     return TotpEnrolment(user=user, secret=secret, otpauth_uri=device.config_url)
 
@@ -467,7 +475,9 @@ def sms_device_delete(*, user: User, otp: str | None, client: Client) -> User:
         user.phone_verified_at = None
         _recovery_codes_drop_if_no_factor(user)
         user.save(update_fields=["phone_verified_at"])
-        security_event_record(user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": Method.SMS})
+        security_event_record(
+            user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": Method.SMS}
+        )
     return user
 
 
@@ -489,7 +499,9 @@ def recovery_codes_generate(*, user: User, otp: str | None, client: Client) -> l
             user=user, name=RECOVERY_DEVICE_NAME, defaults={"confirmed": True}
         )
         device.token_set.all().delete()
-        StaticToken.objects.bulk_create(StaticToken(device=device, token=recovery_code_digest(code)) for code in codes)
+        StaticToken.objects.bulk_create(
+            StaticToken(device=device, token=recovery_code_digest(code)) for code in codes
+        )
         security_event_record(
             user=user, type=EventType.RECOVERY_CODES_GENERATED, client=client, details={"count": len(codes)}
         )

@@ -59,11 +59,11 @@ def last_email_code() -> str:
 @pytest.fixture
 def totp_user(db: None) -> tuple[User, pyotp.TOTP]:
     """A user with a verified TOTP factor, and an authenticator for it."""
-    from otp.services import totp_device_create
+    from django.utils import timezone
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from accounts.client import Client
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-    from django.utils import timezone
+    from otp.services import totp_device_create
 
     user = UserFactory()
     enrolment = totp_device_create(user=user, otp=None, client=Client())
@@ -76,6 +76,8 @@ def totp_user(db: None) -> tuple[User, pyotp.TOTP]:
 @pytest.fixture
 def login(api_client: APIClient) -> Callable[..., object]:
     def do_login(email: str, password: str = DEFAULT_PASSWORD, **headers: str) -> object:
-        return api_client.post("/auth/login", {"email": email, "password": password}, format="json", **headers)
+        return api_client.post(
+            "/auth/login", {"email": email, "password": password}, format="json", **headers
+        )
 
     return do_login

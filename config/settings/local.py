@@ -11,7 +11,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 
-if not (JWT_SIGNING_KEY or JWT_SIGNING_KEY_FILE):  # noqa: F405
+if not (JWT_SIGNING_KEY or JWT_SIGNING_KEY_FILE):
     JWT_SIGNING_KEY_FILE = str(ensure_development_key(BASE_DIR / ".keys" / "jwt-dev.pem"))
 
 # Staff may use the admin without a second factor on a developer machine only.

@@ -16,7 +16,9 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
 # The fixed test key; never used outside the test suite.
 JWT_SIGNING_KEY = ""
-JWT_SIGNING_KEY_FILE = str(Path(__file__).resolve().parent.parent.parent / "tests" / "keys" / "es256-test.pem")
+JWT_SIGNING_KEY_FILE = str(
+    Path(__file__).resolve().parent.parent.parent / "tests" / "keys" / "es256-test.pem"
+)
 JWT_PREVIOUS_VERIFYING_KEY = ""
 JWT_PREVIOUS_VERIFYING_KEY_FILE = ""
 

@@ -6,7 +6,9 @@ import pytest
 @pytest.mark.django_db
 def test_register_login_me_flow(api_client) -> None:
     response = api_client.post(
-        "/auth/register", {"email": "New@Example.com", "password": "a perfectly fine passphrase"}, format="json"
+        "/auth/register",
+        {"email": "New@Example.com", "password": "a perfectly fine passphrase"},
+        format="json",
     )
     assert response.status_code == 202, response.json()
     response = api_client.post(

@@ -335,9 +335,9 @@ def test_twilio_server_error(fake_twilio: FakeTwilio) -> None:
 
 def test_twilio_redirect_is_not_followed(fake_twilio: FakeTwilio) -> None:
     # Following it would resend the credentials to wherever the Location points.
-    fake_twilio.forced_answer = Answer(307, b"", {"Location": f"{fake_twilio.base_url}/elsewhere"})
+    fake_twilio.forced_answer = Answer(303, b"", {"Location": f"{fake_twilio.base_url}/elsewhere"})
 
-    with pytest.raises(SmsDeliveryError, match="HTTP 307"):
+    with pytest.raises(SmsDeliveryError, match="HTTP 303"):
         sms_send(to=TO_NUMBER, body=BODY)
 
     assert [request.path for request in fake_twilio.received] == [MESSAGES_PATH]
