@@ -94,9 +94,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def effective_status(self, now: datetime | None = None) -> str:
         """The status as users see it: a lock whose time has passed has lifted."""
-        if self.status == self.Status.LOCKED and self.locked_until is not None:
-            if self.locked_until <= (now or timezone.now()):
-                return self.Status.ACTIVE
+        lock_lifted = self.locked_until is not None and self.locked_until <= (now or timezone.now())
+        if self.status == self.Status.LOCKED and lock_lifted:
+            return self.Status.ACTIVE
         return self.status
 
     @property

@@ -37,7 +37,8 @@ class HashedCodeDevice(CooldownMixin, SideChannelDevice):
     django-otp's `CooldownMixin`; failures are counted per account by `otp.services`.
     """
 
-    token = models.CharField(max_length=64, blank=True, null=True)
+    # django-otp uses None for "no pending code"; widened to hold an HMAC-SHA256.
+    token = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001
     purpose = models.CharField(max_length=8, choices=CodePurpose.choices, blank=True, default="")
 
     class Meta:
