@@ -117,10 +117,8 @@ def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceEr
     )
 
 
-def login(
-    *, email: str, password: str, otp: str | None, otp_method: str | None, client: Client
-) -> IssuedTokens:
-    """Password, then the second factor when the account has one; tokens on success."""
+def login_password_verify(*, email: str, password: str, client: Client) -> User:
+    """The first step of every login: throttles, password, then the account's status."""
     email = email_normalize(email)
     login_throttle_check(email=email, ip=client.ip)
     user = User.objects.filter(email=email).first()
@@ -131,26 +129,44 @@ def login(
         raise _password_failure(email=email, user=user, client=client)
     login_failures_forget(email=email)
     _status_check(user)
+    return user
 
-    amr, factor = AMR_PASSWORD, "password"
-    if user.has_second_factor:
-        if otp is None:
-            raise _second_factor_challenge(user=user, otp_method=otp_method)
-        method = otp_services.login_second_factor_verify(user=user, code=otp, client=client)
-        amr, factor = AMR_PASSWORD_AND_OTP, method.lower()
-    elif otp_method is not None:
-        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
 
-    now = timezone.now()
-    user.last_login, user.last_login_device = now, client.user_agent
+def login_second_factor(
+    *, user: User, otp: str | None, otp_method: str | None, client: Client
+) -> otp_services.Method | None:
+    """The second step, for accounts with a verified factor: the method that passed, or None."""
+    if not user.has_second_factor:
+        if otp_method is not None:
+            raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+        return None
+    if otp is None:
+        raise _second_factor_challenge(user=user, otp_method=otp_method)
+    return otp_services.login_second_factor_verify(user=user, code=otp, client=client)
+
+
+def login_record(*, user: User, method: otp_services.Method | None, client: Client) -> list[str]:
+    """Note the login on the account and in the audit trail; the `amr` of its tokens."""
+    user.last_login, user.last_login_device = timezone.now(), client.user_agent
     fields = ["last_login", "last_login_device"]
     if user.status == User.Status.LOCKED:  # the lock has lifted by itself
         user.status, user.locked_until = User.Status.ACTIVE, None
         fields += ["status", "locked_until"]
     User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
+    factor = method.lower() if method else "password"
     security_event_record(
         user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details={"factor": factor}
     )
+    return AMR_PASSWORD_AND_OTP if method else AMR_PASSWORD
+
+
+def login(
+    *, email: str, password: str, otp: str | None, otp_method: str | None, client: Client
+) -> IssuedTokens:
+    """Password, then the second factor when the account has one; tokens on success."""
+    user = login_password_verify(email=email, password=password, client=client)
+    method = login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client)
+    amr = login_record(user=user, method=method, client=client)
     return tokens_for_login(user, amr=amr)
 
 
