@@ -13,6 +13,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from .errors import ErrorCode, ServiceError
@@ -75,6 +76,10 @@ class RegisterRateThrottle(SimpleRateThrottle):
     """Sign-up requests per IP, whatever the answer (100 an hour by default)."""
 
     scope = "register"
+
+    def get_rate(self) -> str | None:
+        # Read at request time, so a changed setting applies without a restart of the class.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

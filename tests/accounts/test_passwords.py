@@ -1,0 +1,77 @@
+"""Password storage (Argon2id, OWASP parameters) and no-enumeration of emails."""
+
+from __future__ import annotations
+
+import argon2
+import pytest
+from django.contrib.auth.hashers import get_hasher, make_password
+from rest_framework.test import APIClient
+
+from accounts import services
+from accounts.client import Client
+from accounts.hashers import Argon2idPasswordHasher
+from config.settings import base
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+
+def test_argon2id_comes_first_with_at_least_owasp_parameters() -> None:
+    assert base.PASSWORD_HASHERS[0] == "accounts.hashers.Argon2idPasswordHasher"
+
+    encoded = Argon2idPasswordHasher().encode("a passphrase", Argon2idPasswordHasher().salt())
+    parameters = argon2.extract_parameters(encoded.removeprefix("argon2"))
+
+    assert parameters.type is argon2.Type.ID
+    assert parameters.memory_cost >= 19 * 1024
+    assert parameters.time_cost >= 2
+    assert parameters.parallelism >= 1
+
+
+@pytest.mark.django_db
+def test_a_long_password_hashes_without_truncation(settings) -> None:
+    settings.PASSWORD_HASHERS = ["accounts.hashers.Argon2idPasswordHasher"]
+    user = UserFactory(password="p" * 64 + "A")
+
+    assert user.password.startswith("argon2$argon2id$")
+    assert user.check_password("p" * 64 + "A")
+    assert not user.check_password("p" * 64)
+
+
+@pytest.mark.django_db
+def test_login_hashes_once_whether_or_not_the_email_exists(monkeypatch) -> None:
+    """Comparable time: the unknown-email path runs the same password hash as a wrong password."""
+    user = UserFactory()
+    hasher = get_hasher()
+    calls: list[str] = []
+    original_verify = type(hasher).verify
+    monkeypatch.setattr(
+        type(hasher), "verify", lambda self, *args: calls.append("verify") or original_verify(self, *args)
+    )
+    services._timing_dummy_hash()
+
+    for email in (user.email, "nobody@example.com"):
+        calls.clear()
+        response = APIClient().post("/auth/login", {"email": email, "password": "wrong"}, format="json")
+        assert response.status_code == 403
+        assert calls == ["verify"], email
+
+
+@pytest.mark.django_db
+def test_register_hashes_once_for_a_new_and_a_taken_email(monkeypatch) -> None:
+    taken = UserFactory()
+    calls: list[str] = []
+    monkeypatch.setattr(
+        services, "make_password", lambda password: calls.append("hash") or make_password(password)
+    )
+    from accounts import models
+
+    original_set_password = models.User.set_password
+    monkeypatch.setattr(
+        models.User,
+        "set_password",
+        lambda self, raw: calls.append("hash") or original_set_password(self, raw),
+    )
+
+    for email in ("new@example.com", taken.email):
+        calls.clear()
+        services.user_register(email=email, password=DEFAULT_PASSWORD, client=Client())
+        assert calls == ["hash"], email
