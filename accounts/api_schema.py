@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from typing import Any
 
+from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -18,6 +22,36 @@ OTP_HEADER = OpenApiParameter(
     description="A one-time code: TOTP, SMS code or recovery code (step-up, login second factor).",
 )
 
+
+class AutoSchema(openapi.AutoSchema):
+    """Names a view's nested serializer after the view (`LoginApi.InputSerializer` -> `LoginInput`).
+
+    Every view nests an `InputSerializer`; named by class name alone they would all be one
+    component, and the schema would give every endpoint the body of the first.
+    """
+
+    def get_serializer_name(self, serializer: serializers.Serializer, direction: str) -> str:
+        outer, _, inner = type(serializer).__qualname__.rpartition(".")
+        if outer.endswith("Api"):
+            return outer.removesuffix("Api") + inner
+        return super().get_serializer_name(serializer, direction)
+
+
+class IdTokenScheme(OpenApiAuthenticationExtension):
+    """`Authorization: Bearer <idToken>` for the views using `IdTokenAuthentication`."""
+
+    target_class = "accounts.authentication.IdTokenAuthentication"
+    name = "idToken"
+
+    def get_security_definition(self, auto_schema: openapi.AutoSchema) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "Bearer authentication header of the form Bearer <token> (the idToken).",
+        }
+
+
 # Codes answered by DRF itself rather than by a service, with their status.
 FRAMEWORK_CODES: dict[str, int] = {
     "not_authenticated": 401,
@@ -28,10 +62,12 @@ FRAMEWORK_CODES: dict[str, int] = {
 }
 
 
-def _error_serializer(status: int, codes: list[str]) -> serializers.Serializer:
+@functools.cache
+def _error_serializer(codes: tuple[str, ...]) -> serializers.Serializer:
+    """One component per set of codes: built once, so equal names are the same class."""
     name = "Error" + "".join(code.title().replace("_", "") for code in codes)
     fields = {
-        "code": serializers.ChoiceField(choices=codes),
+        "code": serializers.ChoiceField(choices=list(codes)),
         "detail": serializers.CharField(),
         "errors": serializers.DictField(
             child=serializers.ListField(child=serializers.CharField()), required=False
@@ -65,7 +101,7 @@ def error_responses(
     by_status[503].append(ErrorCode.SERVICE_UNAVAILABLE)
     return {
         status: OpenApiResponse(
-            _error_serializer(status, sorted(set(codes))),
+            _error_serializer(tuple(sorted(set(codes)))),
             description="Codes: " + ", ".join(sorted(set(codes))),
         )
         for status, codes in sorted(by_status.items())

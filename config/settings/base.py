@@ -196,7 +196,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "accounts.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "register": env.str("REGISTER_RATE", default="100/hour"),
@@ -219,6 +219,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CountryEnum": "otp.phone_numbers.SUPPORTED_COUNTRIES",
         "AccountStatusEnum": "accounts.models.User.Status",
+        "SecondFactorMethodEnum": ["TOTP", "SMS", "RECOVERY_CODE"],
+        "HealthStateEnum": ["ok", "unavailable"],
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
