@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -32,3 +34,21 @@ def email_send(*, to: str, template: str, context: dict[str, Any]) -> None:
         raise ServiceError(
             ErrorCode.SERVICE_UNAVAILABLE, detail="Email cannot be sent right now. Try again later."
         ) from error
+
+
+def _send_and_log_failure(*, to: str, template: str, context: dict[str, Any]) -> None:
+    # email_send has logged the failure; nobody is waiting for the answer.
+    with contextlib.suppress(ServiceError):
+        email_send(to=to, template=template, context=context)
+
+
+def email_send_in_background(*, to: str, template: str, context: dict[str, Any]) -> None:
+    """Send without making the request wait, so its timing does not tell whether an email went out.
+
+    With `EMAIL_SEND_IN_BACKGROUND` off (the tests) it sends at once, failures logged only.
+    """
+    kwargs = {"to": to, "template": template, "context": context}
+    if not settings.EMAIL_SEND_IN_BACKGROUND:
+        _send_and_log_failure(**kwargs)
+        return
+    threading.Thread(target=_send_and_log_failure, kwargs=kwargs, daemon=True).start()

@@ -23,7 +23,7 @@ from otp import services as otp_services
 from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_record, security_logger
-from .mail import email_send
+from .mail import email_send, email_send_in_background
 from .models import RevokedToken, SecurityEvent, User, email_normalize
 from .throttles import login_failure_record, login_failures_forget, login_throttle_check
 from .tokens import (
@@ -308,6 +308,7 @@ def password_change(
     *, user: User, current_password: str, new_password: str, otp: str | None, client: Client
 ) -> User:
     """Current password, a valid new one and step-up when MFA is on; revokes every token."""
+    login_throttle_check(email=user.email, ip=client.ip)
     if not user.check_password(current_password):
         raise _password_failure(email=user.email, user=user, client=client)
     password_validate(password=new_password, user=user, field="newPassword")
@@ -328,7 +329,7 @@ def password_reset_request(*, email: str, client: Client) -> None:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     security_event_record(user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=client)
-    email_send(
+    email_send_in_background(
         to=user.email,
         template="password_reset",
         context={"uid": uid, "token": token, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60},

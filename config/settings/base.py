@@ -120,6 +120,9 @@ else:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "emails"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Auth Service <no-reply@localhost>")
+# Password-reset emails leave in a background thread, so answering takes as long for an
+# unknown email as for a known one.
+EMAIL_SEND_IN_BACKGROUND = env.bool("EMAIL_SEND_IN_BACKGROUND", default=True)
 SERVICE_NAME = env.str("SERVICE_NAME", default="Auth Service")
 # Absolute origin used in links sent by email (password reset, "change your password").
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
@@ -152,6 +155,9 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 OTP_FAILURES_BEFORE_DELAY = env.int("OTP_FAILURES_BEFORE_DELAY", default=2)
 OTP_DELAY_MAX_SECONDS = env.int("OTP_DELAY_MAX_SECONDS", default=15 * 60)
 OTP_FAILURES_BEFORE_LOCK = env.int("OTP_FAILURES_BEFORE_LOCK", default=100)
+# After this many consecutive second-factor failures at login the user is told, once per
+# streak, that someone may know the password.
+OTP_FAILURES_BEFORE_NOTIFY = env.int("OTP_FAILURES_BEFORE_NOTIFY", default=5)
 ACCOUNT_LOCK_SECONDS = env.int("ACCOUNT_LOCK_SECONDS", default=60 * 60)
 RECOVERY_CODE_COUNT = 10
 
