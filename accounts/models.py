@@ -9,6 +9,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 def email_normalize(email: str) -> str:
@@ -84,6 +85,14 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.Index(fields=["status"], name="user_status_idx"),
             models.Index(fields=["date_joined"], name="user_date_joined_idx"),
         ]
+        # The support actions of the admin, granted to the Support group.
+        permissions = [
+            ("block_user", "Can block and unblock accounts"),
+            ("unlock_user", "Can unlock accounts"),
+            ("reset_mfa", "Can reset the second factors of accounts"),
+            ("revoke_tokens", "Can sign accounts out everywhere"),
+            ("resend_email_verification", "Can resend email verification codes"),
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -91,6 +100,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = email_normalize(self.email)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Browser sessions end with every token: logout-all, password change, block and MFA
+        # reset bump `token_generation`, and a changed hash logs the session out.
+        return salted_hmac(
+            "accounts.User.session_auth_hash",
+            f"{self.password}:{self.token_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def effective_status(self, now: datetime | None = None) -> str:
         """The status as users see it: a lock whose time has passed has lifted."""
@@ -155,6 +174,7 @@ class SecurityEvent(models.Model):
         TOKENS_REVOKED = "TOKENS_REVOKED", "Tokens revoked"
         LOGGED_OUT = "LOGGED_OUT", "Logged out"
         EMAIL_VERIFIED = "EMAIL_VERIFIED", "Email verified"
+        EMAIL_VERIFICATION_SENT = "EMAIL_VERIFICATION_SENT", "Email verification code sent"
         REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED", "Refresh token reused"
 
     class Actor(models.TextChoices):

@@ -20,6 +20,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from otp import services as otp_services
 
+from . import notifications
 from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_record, security_logger
@@ -113,7 +114,8 @@ def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceEr
         return ServiceError(ErrorCode.OTP_REQUIRED, methods=methods)
     sent = otp_services.login_sms_code_send(user=user)
     return ServiceError(
-        ErrorCode.OTP_REQUIRED, methods=methods, channel=sent.channel, validUntil=sent.valid_until.isoformat()
+        # A datetime: the JSON renderer writes it as GET /auth/otp/code does (`...Z`).
+        ErrorCode.OTP_REQUIRED, methods=methods, channel=sent.channel, validUntil=sent.valid_until
     )
 
 
@@ -316,7 +318,7 @@ def password_change(
     with transaction.atomic():
         _password_set(user, new_password)
         security_event_record(user=user, type=EventType.PASSWORD_CHANGED, client=client)
-    email_send(to=user.email, template="password_changed", context={"user": user})
+        notifications.password_changed_notify(user=user)
     return user
 
 
@@ -361,5 +363,5 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str, client: C
                 user=user, type=EventType.ACCOUNT_UNLOCKED, client=client, details={"by": "password reset"}
             )
         security_event_record(user=user, type=EventType.PASSWORD_RESET, client=client)
-    email_send(to=user.email, template="password_changed", context={"user": user})
+        notifications.password_reset_notify(user=user)
     return user

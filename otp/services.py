@@ -25,6 +25,7 @@ from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import notifications
 from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
@@ -125,6 +126,15 @@ def _failure_count(user: User, *, now: datetime, client: Client, context: str) -
             actor=SecurityEvent.Actor.SYSTEM,
             details={"consecutiveFailures": user.otp_failure_count},
         )
+        notifications.account_locked_notify(user=user, until=user.locked_until)
+    # Login failures follow a right password: once per streak, tell the user it may be known.
+    if (
+        context == "login"
+        and user.otp_failure_count >= settings.OTP_FAILURES_BEFORE_NOTIFY
+        and not user.otp_failures_notified
+    ):
+        user.otp_failures_notified = True
+        notifications.second_factor_failures_notify(user=user, failures=user.otp_failure_count)
     return ServiceError(ErrorCode.OTP_INVALID)
 
 
@@ -136,6 +146,10 @@ def _code_check(
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         now = timezone.now()
+        if user.status == User.Status.LOCKED and user.effective_status(now) == User.Status.ACTIVE:
+            # The lock has lifted by itself: a fresh budget, not one failure from a new lock.
+            user.status, user.locked_until = User.Status.ACTIVE, None
+            user.otp_failure_count, user.otp_last_failure_at = 0, None
         if user.effective_status(now) == User.Status.LOCKED:
             wait = (user.locked_until - now).total_seconds() if user.locked_until else None
             raise ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=wait)
@@ -188,12 +202,11 @@ def _recovery_code_matches(user: User, code: str, client: Client) -> bool:
     device = StaticDevice.objects.select_for_update().filter(user=user, name=RECOVERY_DEVICE_NAME).first()
     if device is None or not device.verify_token(recovery_code_digest(normalized)):
         return False
+    remaining = device.token_set.count()
     security_event_record(
-        user=user,
-        type=EventType.RECOVERY_CODE_USED,
-        client=client,
-        details={"remaining": device.token_set.count()},
+        user=user, type=EventType.RECOVERY_CODE_USED, client=client, details={"remaining": remaining}
     )
+    notifications.recovery_code_used_notify(user=user, remaining=remaining)
     return True
 
 
@@ -245,18 +258,31 @@ def _seconds_to_next_utc_day(now: datetime) -> float:
     return (tomorrow - now).total_seconds()
 
 
-def _sms_budget_spend(*, user: User, number: str, now: datetime) -> None:
-    """Count one SMS against the daily caps per user, per number and overall (SMS pumping)."""
+def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
+    """Count one SMS against the daily caps per user, per number and overall (SMS pumping).
+
+    Returns the counters spent, to refund if the message is not sent after all: a refusal
+    or a gateway outage must not use up anyone's budget.
+    """
     day = now.strftime("%Y-%m-%d")
     caps = [
         (f"sms-sent:user:{user.pk}:{day}", settings.SMS_MAX_PER_USER_PER_DAY),
         (f"sms-sent:number:{number}:{day}", settings.SMS_MAX_PER_NUMBER_PER_DAY),
         (f"sms-sent:all:{day}", settings.SMS_MAX_PER_DAY),
     ]
+    spent: list[str] = []
     for key, cap in caps:
         cache.add(key, 0, timeout=2 * 24 * 60 * 60)
+        spent.append(key)
         if cache.incr(key) > cap:
+            _sms_budget_refund(spent)
             raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=_seconds_to_next_utc_day(now))
+    return spent
+
+
+def _sms_budget_refund(spent: list[str]) -> None:
+    for key in spent:
+        cache.decr(key)
 
 
 def _cooldown_check(device: HashedCodeDevice) -> None:
@@ -266,16 +292,36 @@ def _cooldown_check(device: HashedCodeDevice) -> None:
         raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=wait)
 
 
+def _sms_last_sent_key(user_id: int) -> str:
+    return f"sms-last-sent:user:{user_id}"
+
+
+def _sms_user_cooldown_check(*, user_id: int, now: datetime) -> None:
+    """The resend cool-down held per user as well as per device: removing the phone and
+    adding it again (a new device row) must not send the next code at once."""
+    last_sent_at = cache.get(_sms_last_sent_key(user_id))
+    if last_sent_at is not None:
+        wait = last_sent_at + settings.SMS_RESEND_COOLDOWN_SECONDS - now.timestamp()
+        if wait > 0:
+            raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=wait)
+
+
 def _sms_code_deliver(*, device: SmsDevice, purpose: CodePurpose) -> CodeSent:
     """Send a code to `device` (locked by the caller's transaction); a gateway failure is 503."""
+    now = timezone.now()
     _cooldown_check(device)
-    _sms_budget_spend(user=device.user, number=device.number, now=timezone.now())
+    _sms_user_cooldown_check(user_id=device.user_id, now=now)
+    spent = _sms_budget_spend(user=device.user, number=device.number, now=now)
     code = device.code_generate(purpose=purpose)
     body = f"{code} is your {settings.SERVICE_NAME} code. It expires in {settings.OTP_CODE_VALIDITY_SECONDS // 60} minutes."
     try:
         sms_send(to=device.number, body=body)
     except SmsDeliveryError as error:
+        _sms_budget_refund(spent)
         raise ServiceError(ErrorCode.SMS_UNAVAILABLE) from error
+    cache.set(
+        _sms_last_sent_key(device.user_id), now.timestamp(), timeout=settings.SMS_RESEND_COOLDOWN_SECONDS + 1
+    )
     return CodeSent(channel=Channel.SMS, valid_until=device.valid_until, validated=device.confirmed)
 
 
@@ -284,9 +330,12 @@ def email_verification_code_send(*, user: User) -> CodeSent:
     """Email a verification code (sign-up and resend share the cool-down)."""
     if user.email_verified:
         raise ServiceError(ErrorCode.CHANNEL_ALREADY_VERIFIED)
-    device = EmailCodeDevice.objects.select_for_update().filter(user=user).first()
-    if device is None:
-        device = EmailCodeDevice.objects.create(user=user, name="Email", confirmed=False)
+    # Insert-if-missing, then lock: two first requests at once meet on one row (rather than
+    # one failing on the unique user), and the second then meets the cool-down.
+    EmailCodeDevice.objects.bulk_create(
+        [EmailCodeDevice(user=user, name="Email", confirmed=False)], ignore_conflicts=True
+    )
+    device = EmailCodeDevice.objects.select_for_update().get(user=user)
     _cooldown_check(device)
     code = device.code_generate(purpose=CodePurpose.VERIFY)
     email_send(
@@ -347,6 +396,7 @@ def _phone_confirm(user: User, code: str, client: Client) -> Channel | None:
         client=client,
         details={"factor": Method.SMS, "phone": phone_obfuscate(device.number)},
     )
+    notifications.factor_added_notify(user=user, factor=Method.SMS, phone=phone_obfuscate(device.number))
     return Channel.SMS
 
 
@@ -358,6 +408,7 @@ def _totp_confirm(user: User, code: str, client: Client) -> Channel | None:
     security_event_record(
         user=user, type=EventType.FACTOR_VERIFIED, client=client, details={"factor": Method.TOTP}
     )
+    notifications.factor_added_notify(user=user, factor=Method.TOTP)
     return Channel.TOTP
 
 
@@ -436,6 +487,7 @@ def totp_device_delete(*, user: User, otp: str | None, client: Client) -> User:
         security_event_record(
             user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": Method.TOTP}
         )
+        notifications.factor_removed_notify(user=user, factor=Method.TOTP)
     return user
 
 
@@ -478,6 +530,7 @@ def sms_device_delete(*, user: User, otp: str | None, client: Client) -> User:
         security_event_record(
             user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": Method.SMS}
         )
+        notifications.factor_removed_notify(user=user, factor=Method.SMS)
     return user
 
 
@@ -505,4 +558,5 @@ def recovery_codes_generate(*, user: User, otp: str | None, client: Client) -> l
         security_event_record(
             user=user, type=EventType.RECOVERY_CODES_GENERATED, client=client, details={"count": len(codes)}
         )
+        notifications.recovery_codes_generated_notify(user=user)
     return [f"{code[:5]}-{code[5:]}" for code in codes]
