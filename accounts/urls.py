@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api
+from . import api, api_events
 
 urlpatterns = [
     path("login", api.LoginApi.as_view(), name="login"),
     path("login/refresh", api.RefreshApi.as_view(), name="login-refresh"),
     path("me", api.MeApi.as_view(), name="me"),
+    path("me/events", api_events.SecurityEventListApi.as_view(), name="me-events"),
     path("register", api.RegisterApi.as_view(), name="register"),
     path("logout", api.LogoutApi.as_view(), name="logout"),
     path("logout/all", api.LogoutAllApi.as_view(), name="logout-all"),

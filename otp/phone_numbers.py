@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from django.conf import settings
 from phonenumbers import PhoneNumberType
@@ -12,6 +14,8 @@ from accounts.errors import ErrorCode, ServiceError
 SUPPORTED_COUNTRIES: list[str] = sorted(phonenumbers.SUPPORTED_REGIONS)
 
 MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+# Digits and the separators people type between them; anything else is not a number to search.
+PHONE_SEARCH_TEXT = re.compile(r"[+(]?[0-9][0-9 ()./-]{4,30}")
 
 
 def phone_parse_mobile(*, phone: str, country: str) -> str:
@@ -30,16 +34,25 @@ def phone_parse_mobile(*, phone: str, country: str) -> str:
 
 
 def phone_search_forms(text: str) -> list[str]:
-    """E.164 candidates for a number as someone might type it into a search box."""
+    """E.164 candidates for a number as someone might type it into a search box.
+
+    With `+` or `00` the calling code is given; otherwise each of `PHONE_SEARCH_REGIONS` is
+    tried, so "612345678" may be Spanish or French. Only valid mobile numbers are kept:
+    every stored number is one (`phone_parse_mobile`). Text that is not a phone number
+    (letters, an email, a few digits) gives no candidate.
+    """
+    text = text.strip()
+    if not PHONE_SEARCH_TEXT.fullmatch(text):
+        return []
+    international = text.startswith(("+", "00"))
+    cleaned = "+" + text[2:] if text.startswith("00") else text
     candidates = []
-    regions = ["ZZ"] if text.strip().startswith(("+", "00")) else list(settings.PHONE_SEARCH_REGIONS)
-    cleaned = "+" + text.strip()[2:] if text.strip().startswith("00") else text
-    for region in regions:
+    for region in [None] if international else settings.PHONE_SEARCH_REGIONS:
         try:
-            number = phonenumbers.parse(cleaned, None if region == "ZZ" else region)
+            number = phonenumbers.parse(cleaned, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_possible_number(number):
+        if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in MOBILE_TYPES:
             candidates.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     return list(dict.fromkeys(candidates))
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import factory
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from otp.models import SmsDevice
+from otp.services import RECOVERY_DEVICE_NAME, recovery_code_digest
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 
@@ -26,3 +30,18 @@ class UserFactory(factory.django.DjangoModelFactory):
         self.set_password(extracted or DEFAULT_PASSWORD)
         if create:
             self.save(update_fields=["password"])
+
+
+def user_with_every_factor(*, phone: str = "+34612345678", **fields: object) -> tuple[User, list[str]]:
+    """A user with a verified TOTP device, a verified phone and ten recovery codes (returned in clear)."""
+    user = UserFactory(**fields)
+    TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True, tolerance=1)
+    SmsDevice.objects.create(user=user, name="Phone", number=phone, confirmed=True)
+    recovery = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
+    codes = [f"abcdefghj{last}" for last in "kmnpqrstuv"]
+    StaticToken.objects.bulk_create(
+        StaticToken(device=recovery, token=recovery_code_digest(code)) for code in codes
+    )
+    User.objects.filter(pk=user.pk).update(totp_verified_at=timezone.now(), phone_verified_at=timezone.now())
+    user.refresh_from_db()
+    return user, codes

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.core import mail
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
 from accounts.models import RevokedToken, SecurityEvent, User
@@ -385,17 +386,19 @@ def test_logout_all_revokes_every_id_and_refresh_token(api_client: APIClient, us
 
 
 def test_password_change_sets_the_date_revokes_tokens_and_tells_the_user(
-    api_client: APIClient, user: User
+    api_client: APIClient, user: User, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:
     tokens = _login(api_client, user.email).json()
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['idToken']}")
     before = user.password_changed_at
 
-    response = _post(
-        api_client,
-        "/auth/password/change",
-        {"currentPassword": DEFAULT_PASSWORD, "newPassword": NEW_PASSWORD},
-    )
+    # The notification leaves when the change commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(
+            api_client,
+            "/auth/password/change",
+            {"currentPassword": DEFAULT_PASSWORD, "newPassword": NEW_PASSWORD},
+        )
 
     assert response.status_code == 200
     assert response.json()["email"].endswith("***.com")

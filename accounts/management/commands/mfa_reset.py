@@ -1,0 +1,42 @@
+"""`manage.py mfa_reset EMAIL --reason "..."`: the admin's "reset second factors", for operators.
+
+It runs the same service as the admin action. An operator at the command line is not a
+staff account, so the audit trail records the SYSTEM actor with the reason given; put who
+you are and the ticket in the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts import support
+from accounts.errors import ServiceError
+from accounts.models import User, email_normalize
+
+
+class Command(BaseCommand):
+    help = (
+        "Remove the authenticator app, phone and recovery codes of an account and sign it out "
+        "everywhere; the user is told by email. Recorded with the SYSTEM actor and the reason."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("email", help="The account's email.")
+        parser.add_argument(
+            "--reason", required=True, help="Why, with your name and the ticket: it goes to the audit trail."
+        )
+
+    def handle(self, *args: Any, email: str, reason: str, **options: Any) -> None:
+        user = User.objects.filter(email=email_normalize(email)).first()
+        if user is None:
+            raise CommandError(f"No account has the email {email!r}.")
+        try:
+            support.mfa_reset(user=user, staff_member=None, reason=reason)
+        except ServiceError as error:
+            field_messages = [message for messages in (error.errors or {}).values() for message in messages]
+            raise CommandError("; ".join(field_messages) or error.detail) from error
+        self.stdout.write(
+            self.style.SUCCESS(f"Second factors of {user.email} reset; every session signed out.")
+        )

@@ -1,0 +1,211 @@
+"""Support actions on an account: block, unblock, unlock, reset MFA, sign out, resend verification.
+
+Each needs a reason, is recorded in the audit trail with the staff member as actor and
+tells the user by email. `staff_member=None` is an operator at the command line
+(`manage.py mfa_reset`), recorded as the SYSTEM actor. Only a superuser may act on a
+staff account, so support cannot lock out the people who supervise it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from otp import services as otp_services
+from otp.models import SmsDevice
+
+from . import notifications
+from .client import Client
+from .errors import ErrorCode, ServiceError
+from .events import security_event_record
+from .models import SecurityEvent, User
+from .services import tokens_revoke_all
+from .throttles import login_failures_forget
+
+EventType = SecurityEvent.Type
+NO_CLIENT = Client()
+
+
+def _reason_clean(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ServiceError(
+            ErrorCode.VALIDATION_ERROR, errors={"reason": ["Give the reason for this action."]}
+        )
+    return reason
+
+
+def _refusal(detail: str) -> ServiceError:
+    return ServiceError(ErrorCode.VALIDATION_ERROR, detail=detail)
+
+
+def _account_lock_for_change(user: User, staff_member: User | None) -> User:
+    """The account's row, locked for the change, once the staff member may act on it."""
+    account = User.objects.select_for_update().get(pk=user.pk)
+    staff_account = account.is_staff or account.is_superuser
+    if staff_account and staff_member is not None and not staff_member.is_superuser:
+        raise _refusal("Only a superuser can act on a staff account.")
+    return account
+
+
+def _actor(staff_member: User | None) -> SecurityEvent.Actor:
+    return SecurityEvent.Actor.STAFF if staff_member is not None else SecurityEvent.Actor.SYSTEM
+
+
+def _record(
+    *,
+    user: User,
+    type: SecurityEvent.Type,
+    staff_member: User | None,
+    reason: str,
+    client: Client,
+    details: dict[str, Any] | None = None,
+) -> None:
+    security_event_record(
+        user=user,
+        type=type,
+        client=client,
+        actor=_actor(staff_member),
+        staff_member=staff_member,
+        details={"reason": reason, **(details or {})},
+    )
+
+
+def _tokens_revoke(*, user: User, staff_member: User | None, reason: str, client: Client) -> None:
+    tokens_revoke_all(
+        user=user, client=client, actor=_actor(staff_member), staff_member=staff_member, reason=reason
+    )
+
+
+@transaction.atomic
+def account_block(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
+    """BLOCKED until unblocked: no login, no refresh, every token issued so far refused."""
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    if user.status == User.Status.BLOCKED:
+        raise _refusal("The account is already blocked.")
+    user.status, user.locked_until = User.Status.BLOCKED, None
+    user.save(update_fields=["status", "locked_until"])
+    _record(
+        user=user, type=EventType.ACCOUNT_BLOCKED, staff_member=staff_member, reason=reason, client=client
+    )
+    _tokens_revoke(user=user, staff_member=staff_member, reason=reason, client=client)
+    notifications.account_blocked_notify(user=user)
+    return user
+
+
+@transaction.atomic
+def account_unblock(
+    *, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT
+) -> User:
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    if user.status != User.Status.BLOCKED:
+        raise _refusal("The account is not blocked.")
+    user.status = User.Status.ACTIVE
+    user.save(update_fields=["status"])
+    _record(
+        user=user, type=EventType.ACCOUNT_UNBLOCKED, staff_member=staff_member, reason=reason, client=client
+    )
+    notifications.account_unblocked_notify(user=user)
+    return user
+
+
+@transaction.atomic
+def account_unlock(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
+    """Lift a lock and clear every failure count and delay, of second factors and passwords."""
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    if user.status == User.Status.BLOCKED:
+        raise _refusal("The account is blocked: unblock it instead.")
+    was_locked = user.effective_status() == User.Status.LOCKED
+    user.status, user.locked_until = User.Status.ACTIVE, None
+    user.otp_failure_count, user.otp_last_failure_at, user.otp_failures_notified = 0, None, False
+    user.save(
+        update_fields=[
+            "status",
+            "locked_until",
+            "otp_failure_count",
+            "otp_last_failure_at",
+            "otp_failures_notified",
+        ]
+    )
+    login_failures_forget(email=user.email)
+    _record(
+        user=user,
+        type=EventType.ACCOUNT_UNLOCKED,
+        staff_member=staff_member,
+        reason=reason,
+        client=client,
+        details={"wasLocked": was_locked},
+    )
+    notifications.account_unlocked_notify(user=user)
+    return user
+
+
+@transaction.atomic
+def mfa_reset(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
+    """For a user who lost every factor: remove TOTP, phone and recovery codes; sign out everywhere.
+
+    The user logs in with the password alone afterwards and sets up a factor again.
+    """
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    removed = []
+    for factor, devices in [
+        ("TOTP", TOTPDevice.objects.filter(user=user)),
+        ("SMS", SmsDevice.objects.filter(user=user)),
+        ("RECOVERY_CODES", StaticDevice.objects.filter(user=user)),
+    ]:
+        deleted, _ = devices.delete()
+        if deleted:
+            removed.append(factor)
+    if not removed and not user.has_second_factor:
+        raise _refusal("The account has no second factor to reset.")
+    user.totp_verified_at, user.phone_verified_at = None, None
+    user.save(update_fields=["totp_verified_at", "phone_verified_at"])
+    _record(
+        user=user,
+        type=EventType.MFA_RESET,
+        staff_member=staff_member,
+        reason=reason,
+        client=client,
+        details={"removed": removed},
+    )
+    _tokens_revoke(user=user, staff_member=staff_member, reason=reason, client=client)
+    notifications.mfa_reset_notify(user=user)
+    return user
+
+
+@transaction.atomic
+def tokens_revoke(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
+    """Sign the account out everywhere: every refresh token and idToken issued so far is refused."""
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    _tokens_revoke(user=user, staff_member=staff_member, reason=reason, client=client)
+    notifications.tokens_revoked_notify(user=user)
+    return user
+
+
+@transaction.atomic
+def email_verification_resend(
+    *, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT
+) -> User:
+    """A new email verification code, under the same cool-down as the user's own resend.
+
+    The email carrying the code is the user's notification.
+    """
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    otp_services.email_verification_code_send(user=user)
+    _record(
+        user=user,
+        type=EventType.EMAIL_VERIFICATION_SENT,
+        staff_member=staff_member,
+        reason=reason,
+        client=client,
+    )
+    return user
