@@ -1,0 +1,184 @@
+"""Forms of the account pages: input checks only; the rules live in the services they feed."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django import forms
+
+from otp.services import Method
+
+from .errors import ErrorCode, ServiceError
+from .models import User
+
+PASSWORD_MAX_LENGTH = 4096
+CODE_MAX_LENGTH = 32
+
+
+def wait_text(seconds: int) -> str:
+    """`42 seconds`, `3 minutes`, `1 hour 5 minutes`: a wait as people read it."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours, minutes = divmod(minutes, 60)
+    text = f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{text} {minutes} minute{'s' if minutes != 1 else ''}" if minutes else text
+
+
+def refusal_text(error: ServiceError) -> str:
+    """The service's reason, with the wait when it gave one (throttles, locks)."""
+    if error.retry_after is None:
+        return error.detail
+    return f"{error.detail} Try again in {wait_text(error.retry_after)}."
+
+
+def code_widget(method: str | None = None) -> forms.TextInput:
+    """A one-time code input: a numeric keypad for 6 digits, letters for a recovery code."""
+    attrs = {"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
+    if method == Method.RECOVERY_CODE:
+        attrs.update(inputmode="text", placeholder="xxxxx-xxxxx")
+    else:
+        attrs.update(inputmode="numeric", placeholder="123456")
+    return forms.TextInput(attrs=attrs)
+
+
+def password_field(*, label: str, autocomplete: str, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        strip=False,
+        max_length=PASSWORD_MAX_LENGTH,
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+class PageForm(forms.Form):
+    """A form of the pages: shows a service refusal, and puts the focus where the user must act."""
+
+    # Field names the services use in `ServiceError.errors`, mapped to this form's fields.
+    service_fields: dict[str, str] = {}
+
+    def focus(self) -> None:
+        """Autofocus the first field with an error, else the first field."""
+        fields = self.visible_fields()
+        target = next((field for field in fields if field.errors), fields[0] if fields else None)
+        for field in fields:
+            field.field.widget.attrs.pop("autofocus", None)
+        if target is not None:
+            target.field.widget.attrs["autofocus"] = True
+
+    def add_service_error(self, error: ServiceError) -> None:
+        if not error.errors:
+            self.add_error(None, refusal_text(error))
+            return
+        for name, messages in error.errors.items():
+            self.add_error(self.service_fields.get(name), messages)
+
+
+class SignupForm(PageForm):
+    email = forms.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password = password_field(
+        label="Password",
+        autocomplete="new-password",
+        help_text="At least 8 characters. A few unrelated words make a strong, memorable passphrase.",
+    )
+    service_fields = {"password": "password"}
+
+
+class LoginForm(PageForm):
+    email = forms.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
+    )
+    password = password_field(label="Password", autocomplete="current-password")
+
+
+class CodeForm(PageForm):
+    """A 6-digit code sent by email or SMS, or shown by an authenticator app."""
+
+    code = forms.CharField(label="Code", max_length=CODE_MAX_LENGTH, widget=code_widget())
+
+    def __init__(self, *args: Any, label: str = "Code", help_text: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].label = label
+        self.fields["code"].help_text = help_text
+
+
+METHOD_LABELS = {
+    Method.TOTP: ("Code from your authenticator app", "The 6-digit code the app shows now."),
+    Method.SMS: ("Code we texted you", "The 6-digit code in the text message."),
+    Method.RECOVERY_CODE: ("Recovery code", "One of the codes you saved; each works once."),
+}
+
+
+class SecondFactorForm(PageForm):
+    """The code of the login's second step, for the method the user picked."""
+
+    code = forms.CharField(max_length=CODE_MAX_LENGTH)
+
+    def __init__(self, *args: Any, method: Method, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        label, help_text = METHOD_LABELS[method]
+        field = self.fields["code"]
+        field.label, field.help_text = label, help_text
+        field.widget = code_widget(method)
+
+
+class StepUpForm(PageForm):
+    """Confirms a sensitive change with a code from a factor the user has already verified.
+
+    Users without a verified factor need none, so they get no field; the service decides.
+    """
+
+    def __init__(self, *args: Any, user: User, method: Method, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if user.has_second_factor:
+            label, help_text = METHOD_LABELS[method]
+            self.fields["otp"] = forms.CharField(
+                label=label, help_text=help_text, max_length=CODE_MAX_LENGTH, widget=code_widget(method)
+            )
+
+    @property
+    def otp(self) -> str | None:
+        return self.cleaned_data.get("otp") or None
+
+
+class PasswordChangeForm(StepUpForm):
+    current_password = password_field(label="Current password", autocomplete="current-password")
+    new_password = password_field(
+        label="New password", autocomplete="new-password", help_text="At least 8 characters."
+    )
+    service_fields = {"newPassword": "new_password"}
+
+    def add_service_error(self, error: ServiceError) -> None:
+        if error.code == ErrorCode.AUTHENTICATION_FAILED:
+            self.add_error("current_password", "The current password is not correct.")
+            return
+        super().add_service_error(error)
+
+
+class PasswordResetForm(PageForm):
+    email = forms.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+
+class PasswordResetConfirmForm(PageForm):
+    new_password = password_field(
+        label="New password", autocomplete="new-password", help_text="At least 8 characters."
+    )
+    service_fields = {"newPassword": "new_password"}
+
+    def add_service_error(self, error: ServiceError) -> None:
+        if error.code == ErrorCode.TOKEN_NOT_VALID:
+            self.add_error(
+                None,
+                "This link does not work any more: it was used already, has expired or is incomplete. "
+                "Ask for a new one.",
+            )
+            return
+        super().add_service_error(error)

@@ -1,0 +1,39 @@
+"""URL map of the account pages under /account/, and / sending visitors there."""
+
+from __future__ import annotations
+
+from django.urls import path
+from django.views.generic import RedirectView
+
+from otp import views as factor_views
+
+from . import views
+
+app_name = "account"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="account:security"), name="home"),
+    path("account/", views.SecurityView.as_view(), name="security"),
+    path("account/signup/", views.SignupView.as_view(), name="signup"),
+    path("account/login/", views.LoginView.as_view(), name="login"),
+    path("account/login/code/", views.LoginCodeView.as_view(), name="login-code"),
+    path("account/login/code/sms/", views.LoginCodeSmsView.as_view(), name="login-code-sms"),
+    path("account/logout/", views.LogoutView.as_view(), name="logout"),
+    path("account/email/verify/", views.EmailVerifyView.as_view(), name="email-verify"),
+    path("account/email/verify/resend/", views.EmailCodeSendView.as_view(), name="email-code"),
+    path("account/password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("account/password/reset/", views.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "account/password/reset/<str:uidb64>/<str:token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("account/totp/", factor_views.TotpSetupView.as_view(), name="totp"),
+    path("account/totp/new/", factor_views.TotpStartView.as_view(), name="totp-start"),
+    path("account/totp/remove/", factor_views.TotpRemoveView.as_view(), name="totp-remove"),
+    path("account/phone/", factor_views.PhoneAddView.as_view(), name="phone-add"),
+    path("account/phone/verify/", factor_views.PhoneVerifyView.as_view(), name="phone-verify"),
+    path("account/phone/code/", factor_views.PhoneCodeSendView.as_view(), name="phone-code"),
+    path("account/phone/remove/", factor_views.PhoneRemoveView.as_view(), name="phone-remove"),
+    path("account/recovery-codes/", factor_views.RecoveryCodesView.as_view(), name="recovery-codes"),
+]

@@ -1,0 +1,49 @@
+"""Forms of the second-factor pages; the phone number itself is checked by `otp.phone_numbers`."""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+
+import phonenumbers
+from django import forms
+from phonenumbers.geodata.locale import LOCALE_DATA
+
+from accounts.forms import StepUpForm
+
+from .phone_numbers import SUPPORTED_COUNTRIES
+
+# Regions libphonenumber supports but has no English name for.
+REGION_NAMES_MISSING = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
+
+
+def region_name(region: str) -> str:
+    """The English name of a region, from libphonenumber's own data (`*xx` points at language xx)."""
+    names = LOCALE_DATA.get(region, {})
+    name = names.get("en", "")
+    if name.startswith("*"):
+        name = names.get(name[1:], "")
+    return name or REGION_NAMES_MISSING.get(region, region)
+
+
+@functools.cache
+def country_choices() -> list[tuple[str, str]]:
+    """Every supported region as `Spain (+34)`, sorted by name."""
+    choices = [
+        (region, f"{region_name(region)} (+{phonenumbers.country_code_for_region(region)})")
+        for region in SUPPORTED_COUNTRIES
+    ]
+    by_name = sorted(choices, key=lambda choice: unicodedata.normalize("NFKD", choice[1]).casefold())
+    return [("", "Choose a country"), *by_name]
+
+
+class PhoneAddForm(StepUpForm):
+    country = forms.ChoiceField(
+        label="Country", choices=country_choices, widget=forms.Select(attrs={"autocomplete": "country"})
+    )
+    phone = forms.CharField(
+        label="Mobile number",
+        max_length=64,
+        help_text="As you would dial it in that country, e.g. 612 34 56 78 in Spain.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel-national", "inputmode": "tel"}),
+    )
