@@ -92,7 +92,7 @@ def _password_failure(*, email: str, user: User | None, client: Client) -> Servi
     return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
 
 
-def _status_check(user: User) -> None:
+def account_status_check(user: User) -> None:
     """BLOCKED and LOCKED accounts are refused; revealed only after the right password."""
     now = timezone.now()
     status = user.effective_status(now)
@@ -115,7 +115,10 @@ def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceEr
     sent = otp_services.login_sms_code_send(user=user)
     return ServiceError(
         # A datetime: the JSON renderer writes it as GET /auth/otp/code does (`...Z`).
-        ErrorCode.OTP_REQUIRED, methods=methods, channel=sent.channel, validUntil=sent.valid_until
+        ErrorCode.OTP_REQUIRED,
+        methods=methods,
+        channel=sent.channel,
+        validUntil=sent.valid_until,
     )
 
 
@@ -130,7 +133,7 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
     if user is None or not password_ok:
         raise _password_failure(email=email, user=user, client=client)
     login_failures_forget(email=email)
-    _status_check(user)
+    account_status_check(user)
     return user
 
 

@@ -35,7 +35,7 @@ from otp.services import Channel, CodeSent, Method
 
 from . import selectors, services
 from .client import client_from
-from .errors import ErrorCode, ServiceError
+from .errors import ServiceError
 from .forms import (
     CodeForm,
     LoginForm,
@@ -114,18 +114,6 @@ def login_complete(request: HttpRequest, user: User, *, method: Method | None, n
     return redirect(next_url or "account:security")
 
 
-def _status_refusal(user: User) -> ServiceError | None:
-    """Why a session of `user` may not go on: BLOCKED and LOCKED accounts, as for their tokens."""
-    now = timezone.now()
-    status = user.effective_status(now)
-    if status == User.Status.BLOCKED:
-        return ServiceError(ErrorCode.ACCOUNT_BLOCKED)
-    if status == User.Status.LOCKED:
-        wait = (user.locked_until - now).total_seconds() if user.locked_until else None
-        return ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=wait)
-    return None
-
-
 def account_session_required(view: ViewFunction) -> ViewFunction:
     """A logged-in, ACTIVE account. A session of a BLOCKED or LOCKED one ends here."""
 
@@ -133,8 +121,9 @@ def account_session_required(view: ViewFunction) -> ViewFunction:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        refusal = _status_refusal(request.user)
-        if refusal is not None:
+        try:
+            services.account_status_check(request.user)
+        except ServiceError as refusal:
             auth_logout(request)
             messages.error(request, refusal_text(refusal))
             return redirect("account:login")

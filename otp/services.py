@@ -474,21 +474,43 @@ def totp_device_create(*, user: User, otp: str | None, client: Client) -> TotpEn
     return TotpEnrolment(user=user, secret=secret, otpauth_uri=device.config_url)
 
 
-def totp_device_delete(*, user: User, otp: str | None, client: Client) -> User:
-    if not TOTPDevice.objects.filter(user=user).exists():
-        raise ServiceError(ErrorCode.TOTP_NOT_CONFIGURED)
+def _factor_remove(
+    *,
+    user: User,
+    otp: str | None,
+    client: Client,
+    method: Method,
+    device_model: type[TOTPDevice] | type[SmsDevice],
+    verified_field: str,
+    not_configured: ErrorCode,
+) -> User:
+    """Remove one factor, pending or verified (step-up first); recovery codes go with the last one."""
+    if not device_model.objects.filter(user=user).exists():
+        raise ServiceError(not_configured)
     step_up_verify(user=user, otp=otp, client=client)
     with transaction.atomic():
         user = _locked_user(user)
-        TOTPDevice.objects.filter(user=user).delete()
-        user.totp_verified_at = None
+        device_model.objects.filter(user=user).delete()
+        setattr(user, verified_field, None)
         _recovery_codes_drop_if_no_factor(user)
-        user.save(update_fields=["totp_verified_at"])
+        user.save(update_fields=[verified_field])
         security_event_record(
-            user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": Method.TOTP}
+            user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": method}
         )
-        notifications.factor_removed_notify(user=user, factor=Method.TOTP)
+        notifications.factor_removed_notify(user=user, factor=method)
     return user
+
+
+def totp_device_delete(*, user: User, otp: str | None, client: Client) -> User:
+    return _factor_remove(
+        user=user,
+        otp=otp,
+        client=client,
+        method=Method.TOTP,
+        device_model=TOTPDevice,
+        verified_field="totp_verified_at",
+        not_configured=ErrorCode.TOTP_NOT_CONFIGURED,
+    )
 
 
 def sms_device_add(*, user: User, phone: str, country: str, otp: str | None, client: Client) -> User:
@@ -518,20 +540,15 @@ def sms_device_add(*, user: User, phone: str, country: str, otp: str | None, cli
 
 
 def sms_device_delete(*, user: User, otp: str | None, client: Client) -> User:
-    if not SmsDevice.objects.filter(user=user).exists():
-        raise ServiceError(ErrorCode.SMS_NOT_CONFIGURED)
-    step_up_verify(user=user, otp=otp, client=client)
-    with transaction.atomic():
-        user = _locked_user(user)
-        SmsDevice.objects.filter(user=user).delete()
-        user.phone_verified_at = None
-        _recovery_codes_drop_if_no_factor(user)
-        user.save(update_fields=["phone_verified_at"])
-        security_event_record(
-            user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": Method.SMS}
-        )
-        notifications.factor_removed_notify(user=user, factor=Method.SMS)
-    return user
+    return _factor_remove(
+        user=user,
+        otp=otp,
+        client=client,
+        method=Method.SMS,
+        device_model=SmsDevice,
+        verified_field="phone_verified_at",
+        not_configured=ErrorCode.SMS_NOT_CONFIGURED,
+    )
 
 
 def _recovery_code_new() -> str:
