@@ -217,6 +217,7 @@ class PasswordChangeApi(APIView):
                 ErrorCode.VALIDATION_ERROR,
                 ErrorCode.PASSWORD_INVALID,
                 ErrorCode.AUTHENTICATION_FAILED,
+                ErrorCode.LOGIN_THROTTLED,
                 ErrorCode.OTP_INVALID,
                 ErrorCode.OTP_THROTTLED,
                 ErrorCode.ACCOUNT_LOCKED,

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -88,6 +89,15 @@ def _error_page(
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return _error_page(
+            request,
+            defaults.bad_request,
+            "request_too_large",
+            "The request body is larger than the service accepts.",
+            413,
+            exception,
+        )
     return _error_page(
         request, defaults.bad_request, "bad_request", "The request is not valid.", 400, exception
     )

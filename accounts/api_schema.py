@@ -59,6 +59,7 @@ FRAMEWORK_CODES: dict[str, int] = {
     "throttled": 429,
     "parse_error": 400,
     "unsupported_media_type": 415,
+    "request_too_large": 413,
 }
 
 
@@ -97,6 +98,7 @@ def error_responses(
     if bearer:
         by_status[401] += ["not_authenticated", "token_not_valid"]
     by_status[400].append("parse_error")
+    by_status[413].append("request_too_large")
     by_status[415].append("unsupported_media_type")
     by_status[503].append(ErrorCode.SERVICE_UNAVAILABLE)
     return {

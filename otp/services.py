@@ -8,6 +8,7 @@ is always counted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -282,7 +283,9 @@ def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
 
 def _sms_budget_refund(spent: list[str]) -> None:
     for key in spent:
-        cache.decr(key)
+        # A counter evicted while the gateway was tried has nothing left to refund.
+        with contextlib.suppress(ValueError):
+            cache.decr(key)
 
 
 def _cooldown_check(device: HashedCodeDevice) -> None:

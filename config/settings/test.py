@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .base import *  # noqa: F403
@@ -33,6 +34,12 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 EMAIL_SEND_IN_BACKGROUND = False
 SMS_BACKEND = "locmem"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tests")}
+# Tests flush the cache between them: each pytest-xdist worker gets a Redis database of its own
+# (gw0 -> /1, gw1 -> /2, ...), so one worker's flush never empties another's throttles.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if CACHES["default"]["BACKEND"].endswith("RedisCache") and _XDIST_WORKER.startswith("gw"):
+    _server, _, _database = CACHES["default"]["LOCATION"].rpartition("/")
+    CACHES["default"]["LOCATION"] = f"{_server}/{int(_database or 0) + 1 + int(_XDIST_WORKER[2:])}"
 ADMIN_REQUIRE_OTP = True
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 WHITENOISE_AUTOREFRESH = True
