@@ -40,3 +40,36 @@ test-postgres: $(VENV)/.installed services
 ## Start PostgreSQL and Redis when they are installed here but not running.
 services:
 	scripts/services-up
+
+# --- Benchmarks (docs/benchmarks.md). Not part of `make test`. -------------------------------
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+BENCH_CACHE_URL ?= redis://127.0.0.1:6379/7
+BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.bench DATABASE_URL=$(BENCH_DATABASE_URL) CACHE_URL=$(BENCH_CACHE_URL)
+
+.PHONY: bench bench-scale bench-profile bench-tools
+
+bench-tools:
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+## Every endpoint under load beside the ceiling and SimpleJWT's stock views, and the signing cost.
+## Empties the bench database (its name must contain "bench"); about 5 minutes on 2 cores.
+bench: $(VENV)/.installed services bench-tools
+	$(BENCH_ENV) $(PYTHON) -m bench.signing
+	$(BENCH_ENV) $(PYTHON) -m bench.run
+
+## Login, /auth/me and the admin's user list and searches with 1,000 and with 1,000,000 users.
+bench-scale: $(VENV)/.installed services bench-tools
+	$(BENCH_ENV) $(PYTHON) -m bench.scale
+
+## py-spy samples of one gunicorn worker per endpoint: var/bench/profiles/*.folded.
+bench-profile: $(VENV)/.installed services bench-tools
+	$(VENV)/bin/pip install --quiet -r bench/requirements.txt
+	$(BENCH_ENV) $(PYTHON) -m bench.profile
+
+.PHONY: check-robustness
+
+## The robustness suite alone (docs/robustness.md): contract, schemathesis against a live gunicorn,
+## JWT attacks, bad input, faults, and races on PostgreSQL + Redis. `make test` runs it too.
+## One pytest process: its live servers are the parallelism, and no other worker clears Redis.
+check-robustness: $(VENV)/.installed services
+	DATABASE_URL=$(PG_URL) CACHE_URL=$(REDIS_URL) $(VENV)/bin/pytest tests/robustness -p no:xdist

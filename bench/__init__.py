@@ -1,0 +1,1 @@
+"""Performance benchmarks: throughput and latency per endpoint, signing cost, behaviour at scale."""
