@@ -14,7 +14,10 @@ class IdTokenAuthentication(JWTAuthentication):
     """Refuses the idToken of a user who is gone, not ACTIVE, or revoked tokens since it was issued."""
 
     def get_user(self, validated_token: Any) -> User:
-        user = User.objects.select_related("sms_device").filter(pk=validated_token["sub"]).first()
+        try:
+            user = User.objects.select_related("sms_device").get(pk=validated_token["sub"])
+        except (User.DoesNotExist, ValueError, TypeError):
+            user = None
         if (
             user is None
             or not user.is_active

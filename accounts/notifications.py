@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from .mail import email_send
+from .mail import email_send, email_work_in_background
 from .models import User
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ def _notify(*, user: User, template: str, context: dict[str, Any] | None = None)
                 "Notification %s for user %s was not sent: %s", template, user_id, error.__class__.__name__
             )
 
-    transaction.on_commit(send)
+    # Rendered and sent after the commit, off the request's time (EMAIL_SEND_IN_BACKGROUND).
+    transaction.on_commit(lambda: email_work_in_background(send))
 
 
 def factor_added_notify(*, user: User, factor: str, phone: str = "") -> None:

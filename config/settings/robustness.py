@@ -6,7 +6,7 @@ the environment, so a harness outside the process reads every SMS and email it s
 
 from __future__ import annotations
 
-from .base import env
+from .base import CACHE_BACKENDS, env
 from .test import *  # noqa: F403
 
 DEBUG = False
@@ -16,6 +16,7 @@ SMS_BACKEND = "file"
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://robustness")}
+CACHES["default"]["BACKEND"] = CACHE_BACKENDS.get(CACHES["default"]["BACKEND"], CACHES["default"]["BACKEND"])
 # Each live server keeps its keys apart from every other user of the same Redis database.
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="")
 

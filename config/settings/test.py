@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import CACHE_BACKENDS, env
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -34,6 +34,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 EMAIL_SEND_IN_BACKGROUND = False
 SMS_BACKEND = "locmem"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tests")}
+CACHES["default"]["BACKEND"] = CACHE_BACKENDS.get(CACHES["default"]["BACKEND"], CACHES["default"]["BACKEND"])
 # Tests flush the cache between them: each pytest-xdist worker gets a Redis database of its own
 # (gw0 -> /1, gw1 -> /2, ...), so one worker's flush never empties another's throttles.
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")

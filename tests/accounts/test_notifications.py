@@ -304,3 +304,29 @@ def test_the_support_notifications_render_in_text_and_html(
 
     message = the_only_email(user, subject)
     assert "support" in message.body.lower()
+
+
+@pytest.mark.django_db
+def test_notifications_leave_in_a_background_thread_after_the_commit(
+    settings: Settings, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, user: User
+) -> None:
+    import threading
+
+    settings.EMAIL_SEND_IN_BACKGROUND = True
+    started: list[threading.Thread] = []
+    original_start = threading.Thread.start
+
+    def record_start(thread: threading.Thread) -> None:
+        started.append(thread)
+        original_start(thread)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threading.Thread, "start", record_start)
+        with django_capture_on_commit_callbacks(execute=True):
+            notifications.factor_removed_notify(user=user, factor="TOTP")
+            assert not started, "nothing leaves before the commit"
+    for thread in started:
+        thread.join(timeout=5)
+
+    assert len(started) == 1
+    assert [message.to for message in mail.outbox] == [[user.email]]
