@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import pyotp
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -81,3 +83,18 @@ def login(api_client: APIClient) -> Callable[..., object]:
         )
 
     return do_login
+
+
+Committed = Callable[[], AbstractContextManager[None]]
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> Committed:
+    """Run a block as a request would: what waits for the commit (notifications) runs at its end."""
+
+    @contextmanager
+    def run() -> Iterator[None]:
+        with django_capture_on_commit_callbacks(execute=True):
+            yield
+
+    return run

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from base64 import b32encode
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 
 import django_otp
 import pyotp
@@ -18,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
+from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from accounts import admin as accounts_admin
@@ -26,25 +25,15 @@ from accounts import support
 from accounts.models import SecurityEvent, User
 from accounts.tokens import AMR_PASSWORD, IssuedTokens, tokens_for_login
 from otp.models import CodePurpose, SmsDevice
+from tests.conftest import Committed
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
-Committed = Callable[[], AbstractContextManager[None]]
 EventType = SecurityEvent.Type
 USERS_URL = "/admin/accounts/user/"
 EVENTS_URL = "/admin/accounts/securityevent/"
 REASON = "Ticket 77: the user called support"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> Committed:
-    @contextmanager
-    def run() -> Iterator[None]:
-        with django_capture_on_commit_callbacks(execute=True):
-            yield
-
-    return run
 
 
 def otp_verified_browser(user: User) -> BrowserClient:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 
 import pyotp
 import pytest
@@ -24,26 +23,13 @@ from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.models import User
 from otp import services as otp_services
-from tests.conftest import last_sms_code
+from tests.conftest import Committed, last_sms_code
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
-Committed = Callable[[], AbstractContextManager[None]]
 CLIENT = Client(ip="192.0.2.10", user_agent="pytest-agent/1.0")
 NEW_PASSWORD = "a brand new passphrase 42"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> Committed:
-    """Run a block as a request would: notifications leave when its transaction commits."""
-
-    @contextmanager
-    def run() -> Iterator[None]:
-        with django_capture_on_commit_callbacks(execute=True):
-            yield
-
-    return run
 
 
 @pytest.fixture(autouse=True)

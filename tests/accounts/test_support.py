@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from io import StringIO
 
 import pytest
@@ -12,7 +11,6 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
 from accounts import services, support
@@ -22,24 +20,14 @@ from accounts.models import SecurityEvent, User
 from accounts.throttles import login_failure_record, login_throttle_check
 from accounts.tokens import AMR_PASSWORD, IssuedTokens, tokens_for_login
 from otp.models import SmsDevice
+from tests.conftest import Committed
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
-Committed = Callable[[], AbstractContextManager[None]]
 EventType = SecurityEvent.Type
 STAFF_CLIENT = Client(ip="198.51.100.7", user_agent="support-browser/1.0")
 REASON = "Ticket 4242: user lost the phone, identity checked by video call"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> Committed:
-    @contextmanager
-    def run() -> Iterator[None]:
-        with django_capture_on_commit_callbacks(execute=True):
-            yield
-
-    return run
 
 
 @pytest.fixture
