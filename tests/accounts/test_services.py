@@ -97,3 +97,14 @@ def test_wrong_current_passwords_are_throttled_like_logins(settings, user: User)
             client=Client(),
         )
     assert refused.value.code == ErrorCode.LOGIN_THROTTLED
+
+
+def test_revoking_every_token_also_ends_browser_sessions(client, user: User) -> None:
+    client.force_login(user)
+    assert client.get("/account/").status_code == 200
+
+    services.tokens_revoke_all(user=user, client=Client())
+
+    response = client.get("/account/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/account/login/")
