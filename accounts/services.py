@@ -290,6 +290,11 @@ def logout(*, user: User, refresh_token: str, client: Client) -> None:
         security_event_record(user=owner, type=EventType.LOGGED_OUT, client=client)
 
 
+def session_logout_record(*, user: User, client: Client) -> None:
+    """A browser session ended by its user (the API's logout revokes a refresh token instead)."""
+    security_event_record(user=user, type=EventType.LOGGED_OUT, client=client, details={"session": "browser"})
+
+
 def tokens_revoke_all(
     *,
     user: User,

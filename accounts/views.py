@@ -363,6 +363,8 @@ class LogoutView(PageMixin, TemplateView):
     template_name = "account/logout.html"
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            services.session_logout_record(user=request.user, client=client_from(request))
         auth_logout(request)
         messages.success(request, "You are logged out.")
         return redirect("account:login")

@@ -381,6 +381,8 @@ def test_logout_asks_then_ends_the_session(web: Client, user: User) -> None:
     assert response.redirect_chain == [("/account/login/", 302)]
     assert "You are logged out." in page_text(response)
     assert web.get("/account/")["Location"].startswith("/account/login/")
+    event = SecurityEvent.objects.get(user=user, type=SecurityEvent.Type.LOGGED_OUT)
+    assert event.details == {"session": "browser"}
 
 
 # --- the security page ------------------------------------------------------------------------
