@@ -118,6 +118,10 @@ class User(AbstractBaseUser, PermissionsMixin):
             return self.Status.ACTIVE
         return self.status
 
+    def lock_seconds_left(self, now: datetime) -> float | None:
+        """Until a LOCKED account lifts by itself; None for a lock without an end."""
+        return (self.locked_until - now).total_seconds() if self.locked_until else None
+
     @property
     def has_second_factor(self) -> bool:
         return self.totp_verified_at is not None or self.phone_verified_at is not None

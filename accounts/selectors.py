@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from base64 import b32encode
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -12,7 +11,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from otp.models import SmsDevice
 from otp.phone_numbers import phone_obfuscate
-from otp.services import RECOVERY_DEVICE_NAME, Method, TotpEnrolment, recovery_codes_remaining
+from otp.services import (
+    RECOVERY_DEVICE_NAME,
+    Method,
+    TotpEnrolment,
+    recovery_codes_remaining,
+    totp_enrolment_of,
+)
 
 from .models import SecurityEvent, User
 
@@ -31,7 +36,7 @@ class SecuritySummary:
 
 def security_events_recent(user: User, limit: int = 10) -> list[SecurityEvent]:
     """The latest `limit` security events of `user`, newest first."""
-    return list(SecurityEvent.objects.filter(user=user).order_by("-created_at", "-id")[:limit])
+    return list(security_events_for_user(user=user)[:limit])
 
 
 def security_events_for_user(*, user: User) -> QuerySet[SecurityEvent]:
@@ -70,8 +75,7 @@ def totp_enrolment_pending(user: User) -> TotpEnrolment | None:
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
         return None
-    secret = b32encode(device.bin_key).decode().rstrip("=")
-    return TotpEnrolment(user=user, secret=secret, otpauth_uri=device.config_url)
+    return totp_enrolment_of(device, user=user)
 
 
 def second_factor_device(user: User, method: Method) -> Device | None:

@@ -99,8 +99,7 @@ def account_status_check(user: User) -> None:
     if status == User.Status.BLOCKED:
         raise ServiceError(ErrorCode.ACCOUNT_BLOCKED)
     if status == User.Status.LOCKED:
-        wait = (user.locked_until - now).total_seconds() if user.locked_until else None
-        raise ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=wait)
+        raise ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=user.lock_seconds_left(now))
 
 
 def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceError:

@@ -152,8 +152,7 @@ def _code_check(
             user.status, user.locked_until = User.Status.ACTIVE, None
             user.otp_failure_count, user.otp_last_failure_at = 0, None
         if user.effective_status(now) == User.Status.LOCKED:
-            wait = (user.locked_until - now).total_seconds() if user.locked_until else None
-            raise ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=wait)
+            raise ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=user.lock_seconds_left(now))
         wait = otp_delay_remaining(user, now)
         if wait > 0:
             raise ServiceError(ErrorCode.OTP_THROTTLED, retry_after=wait)
@@ -459,6 +458,12 @@ def _locked_user(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
 
+def totp_enrolment_of(device: TOTPDevice, *, user: User) -> TotpEnrolment:
+    """What an authenticator app needs: the base32 secret and the otpauth:// URI."""
+    secret = b32encode(device.bin_key).decode().rstrip("=")
+    return TotpEnrolment(user=user, secret=secret, otpauth_uri=device.config_url)
+
+
 def totp_device_create(*, user: User, otp: str | None, client: Client) -> TotpEnrolment:
     """A new, unconfirmed TOTP secret (160 bits) replacing any unconfirmed one."""
     if user.totp_verified_at:
@@ -473,8 +478,7 @@ def totp_device_create(*, user: User, otp: str | None, client: Client) -> TotpEn
         security_event_record(
             user=user, type=EventType.FACTOR_ADDED, client=client, details={"factor": Method.TOTP}
         )
-    secret = b32encode(device.bin_key).decode().rstrip("=")
-    return TotpEnrolment(user=user, secret=secret, otpauth_uri=device.config_url)
+    return totp_enrolment_of(device, user=user)
 
 
 def _factor_remove(
