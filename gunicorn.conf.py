@@ -6,6 +6,7 @@ setting can be overridden from the environment (or on the command line, which wi
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import multiprocessing
 import os
@@ -28,7 +29,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 # A few threads also let a worker parse the next request while another waits on the database.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 # (gunicorn turns sync into gthread when threads > 1: sync means one thread.)
-threads = 1 if worker_class == "sync" else int(os.environ.get("GUNICORN_THREADS", "2"))
+threads = 1 if worker_class == "sync" else int(os.environ.get("GUNICORN_THREADS", "4"))
 # Seconds an idle keep-alive connection is held; behind a load balancer, longer than its idle timeout.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 
@@ -38,6 +39,23 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
 backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for stdout
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# glibc's malloc gives each thread that allocates an arena of its own, and an arena keeps the
+# 19 MiB an Argon2id hash used after it is freed: with 4 threads that is 80 MB per worker.
+# Two arenas hold the worker to about 125 MB (docs/benchmarks.md); the threads take them in turn
+# only at the hash's one allocation.
+MALLOC_ARENAS = int(os.environ.get("GUNICORN_MALLOC_ARENAS", "2"))
+_M_ARENA_MAX = -8  # <malloc.h>
+
+
+def post_fork(server: object, worker: object) -> None:
+    """In each worker before its threads start: cap glibc's malloc arenas (no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return
+    libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+
 
 # --- Metrics hooks --------------------------------------------------------------------------
 # config/gunicorn_metrics.py (the metrics change) provides the server hooks `on_starting` and

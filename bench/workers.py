@@ -2,7 +2,8 @@
 
 Run as `python -m bench.workers`. Both servers run at once, one worker per core each; the
 endpoints alternate between them in rounds, and the table (docs/benchmarks.md, section
-"Server configuration") gives the median round of each and gthread's rate over sync's.
+"Server configuration") gives the median round of each: its rate, and the workers' CPU per request,
+which the other work on a shared machine disturbs far less than the rate.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         endpoint for endpoint in reused_endpoints() if endpoint.name in (CEILING, ME, REFRESH, OTP_SEND)
     ]
     rates: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
     with ExitStack() as stack:
         servers = {
             name: stack.enter_context(
@@ -68,24 +70,23 @@ def main(argv: list[str] | None = None) -> None:
                         seconds=arguments.seconds,
                         connections=cores,
                         warmup_seconds=1 if round_number == 0 else 0,
+                        serving_pids=server.worker_pids,
                     )
                     print(f"{name:<20} {measurement_line(measurement)}", flush=True)
                     rates.setdefault((endpoint.name, name), []).append(measurement.requests_per_second)
-    header = ["endpoint", *(f"{name} req/s" for name in CONFIGURATIONS), "best over sync"]
+                    cpu.setdefault((endpoint.name, name), []).append(measurement.cpu_ms_per_request or 0.0)
+    header = ["endpoint", *(f"{name}: req/s, worker CPU ms/req" for name in CONFIGURATIONS)]
     rows = []
     for endpoint in endpoints:
-        medians = {name: statistics.median(rates[(endpoint.name, name)]) for name in CONFIGURATIONS}
-        best = max(medians, key=medians.get)
-        rows.append(
-            [
-                endpoint.name,
-                *(f"{medians[name]:.0f}" for name in CONFIGURATIONS),
-                f"{best}: {medians[best] / medians['sync']:.2f}x",
-            ]
-        )
+        cells = []
+        for name in CONFIGURATIONS:
+            rate = statistics.median(rates[(endpoint.name, name)])
+            cost = statistics.median(cpu[(endpoint.name, name)])
+            cells.append(f"{rate:.0f}, {cost:.2f}")
+        rows.append([endpoint.name, *cells])
     section = (
         f"`make bench-workers`: {cores} workers per server, wrk with {cores} connections (keep-alive), "
-        f"{arguments.rounds} rounds of {arguments.seconds:g} s alternating the servers, median round.\n\n"
+        f"{arguments.rounds} rounds of {arguments.seconds:g} s alternating the servers, median round. CPU: the workers' own (user + system), per request.\n\n"
         + markdown_table(header, rows)
     )
     print(section)

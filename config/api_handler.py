@@ -17,8 +17,9 @@ Which middlewares the API skips, and why that is safe (`API_SKIPPED_MIDDLEWARE`)
 
 Everything else runs on both paths, in the site's order: SecurityMiddleware (HSTS, nosniff,
 Referrer-Policy, COOP, the HTTPS redirect), CommonMiddleware (disallowed user agents, the
-slash redirect, Content-Length), X-Frame-Options, the Content-Security-Policy header, and any
-middleware added to `MIDDLEWARE` later unless it is named in `API_SKIPPED_MIDDLEWARE`.
+slash redirect, Content-Length), X-Frame-Options, the Content-Security-Policy header (the same
+header, built once: `ApiCSPMiddleware`), and any middleware added to `MIDDLEWARE` later unless
+it is named in `API_SKIPPED_MIDDLEWARE`.
 
 One module owns the choice: `config.wsgi` serves through `api_dispatcher()`. Django's test
 client has a handler of its own and never passes through WSGI: tests mix `ApiMiddlewareMixin`
@@ -27,11 +28,16 @@ into it to send requests down the API's chain (tests/config/test_api_handler.py)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpRequest, HttpResponseBase
 
 API_PATH_PREFIXES = ("/auth/", "/.well-known/", "/healthz")
 
@@ -47,9 +53,62 @@ API_SKIPPED_MIDDLEWARE = frozenset(
 )
 
 
+# The same work done once rather than per answer (see ApiCSPMiddleware).
+API_REPLACED_MIDDLEWARE = {"csp.middleware.CSPMiddleware": "config.api_handler.ApiCSPMiddleware"}
+
+# What django-csp's decorators leave on a response for a policy of its own.
+_PER_VIEW_POLICY = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+)
+
+
 def api_middleware() -> list[str]:
     """`MIDDLEWARE` without what the API does not need, in the same order."""
-    return [path for path in settings.MIDDLEWARE if path not in API_SKIPPED_MIDDLEWARE]
+    return [
+        API_REPLACED_MIDDLEWARE.get(path, path)
+        for path in settings.MIDDLEWARE
+        if path not in API_SKIPPED_MIDDLEWARE
+    ]
+
+
+class ApiCSPMiddleware(CSPMiddleware):
+    """django-csp with the policy built once: an API answer has no nonce and no per-view policy.
+
+    django-csp builds the header from the settings on every response (4% of `/auth/me`);
+    here the same header is built on first use and reused. An answer that does carry a
+    nonce or a decorator's policy goes through django-csp's own code.
+    """
+
+    @functools.cached_property
+    def _policies(self) -> tuple[str, str]:
+        return build_policy(), build_policy(report_only=True)
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if getattr(request, "_csp_nonce", None) is not None or any(
+            hasattr(response, name) for name in _PER_VIEW_POLICY
+        ):
+            return super().process_response(request, response)
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response
+        policy, report_only = self._policies
+        for header, value, exempt, setting in (
+            (HEADER, policy, "_csp_exempt", "CONTENT_SECURITY_POLICY"),
+            (HEADER_REPORT_ONLY, report_only, "_csp_exempt_ro", "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            excluded = tuple((getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES") or ())
+            if (
+                value
+                and header not in response
+                and not getattr(response, exempt, False)
+                and not request.path_info.startswith(excluded)
+            ):
+                response[header] = value
+        return response
 
 
 def is_api_path(path_info: str) -> bool:

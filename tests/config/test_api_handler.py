@@ -42,11 +42,13 @@ def _headers(response: Any) -> dict[str, str]:
 def test_the_api_chain_is_the_site_chain_without_the_browser_middlewares() -> None:
     chain = api_handler.api_middleware()
 
-    assert chain == [path for path in settings.MIDDLEWARE if path in chain]  # the site's order
-    assert "django.middleware.security.SecurityMiddleware" in chain
-    assert "django.middleware.common.CommonMiddleware" in chain
-    assert "django.middleware.clickjacking.XFrameOptionsMiddleware" in chain
-    assert "csp.middleware.CSPMiddleware" in chain
+    assert chain == [
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "config.api_handler.ApiCSPMiddleware",
+    ]
+    assert "csp.middleware.CSPMiddleware" in settings.MIDDLEWARE
     for skipped in (
         "django.contrib.sessions.middleware.SessionMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
@@ -63,6 +65,46 @@ def test_a_middleware_added_later_runs_on_the_api_too(settings: Any) -> None:
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.some.RequestIdMiddleware"]
 
     assert api_handler.api_middleware()[-1] == "tests.some.RequestIdMiddleware"
+
+
+def test_the_csp_header_built_once_is_django_csps(rf: Any) -> None:
+    from csp.middleware import CSPMiddleware
+    from django.http import HttpResponse
+
+    lean = api_handler.ApiCSPMiddleware(lambda request: HttpResponse())
+    stock = CSPMiddleware(lambda request: HttpResponse())
+
+    first, second = lean(rf.get("/auth/me")), lean(rf.get("/auth/me"))
+
+    assert first["Content-Security-Policy"] == stock(rf.get("/auth/me"))["Content-Security-Policy"]
+    assert second["Content-Security-Policy"] == first["Content-Security-Policy"]
+    assert "default-src 'none'" in first["Content-Security-Policy"]
+
+
+def test_a_per_view_policy_still_goes_through_django_csp(rf: Any) -> None:
+    from django.http import HttpResponse
+
+    def view(request: Any) -> HttpResponse:
+        response = HttpResponse()
+        response._csp_replace = {"img-src": ["https://cdn.example"]}
+        return response
+
+    answer = api_handler.ApiCSPMiddleware(view)(rf.get("/auth/me"))
+
+    assert "img-src https://cdn.example" in answer["Content-Security-Policy"]
+
+
+def test_an_excluded_prefix_gets_no_csp_header(rf: Any, settings: Any) -> None:
+    from django.http import HttpResponse
+
+    settings.CONTENT_SECURITY_POLICY = {
+        **settings.CONTENT_SECURITY_POLICY,
+        "EXCLUDE_URL_PREFIXES": ["/auth/"],
+    }
+
+    answer = api_handler.ApiCSPMiddleware(lambda request: HttpResponse())(rf.get("/auth/me"))
+
+    assert "Content-Security-Policy" not in answer
 
 
 def test_loading_the_api_chain_leaves_the_site_setting_alone() -> None:
