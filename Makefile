@@ -50,7 +50,7 @@ BENCH_STOCK_DATABASE_URL ?= $(BENCH_DATABASE_URL)_stock
 BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.bench DATABASE_URL=$(BENCH_DATABASE_URL) \
 	CACHE_URL=$(BENCH_CACHE_URL) BENCH_STOCK_DATABASE_URL=$(BENCH_STOCK_DATABASE_URL)
 
-.PHONY: bench bench-scale bench-profile bench-tools
+.PHONY: bench bench-scale bench-profile bench-tools bench-workers
 
 bench-tools:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
@@ -65,6 +65,10 @@ bench: $(VENV)/.installed services bench-tools
 ## Login, /auth/me and the admin's user list and searches with 1,000 and with 1,000,000 users.
 bench-scale: $(VENV)/.installed services bench-tools
 	$(BENCH_ENV) $(PYTHON) -m bench.scale
+
+## gunicorn.conf.py with sync workers against gthread with 1, 2 and 4 threads, on the same code.
+bench-workers: $(VENV)/.installed services bench-tools
+	$(BENCH_ENV) $(PYTHON) -m bench.workers
 
 ## py-spy samples of one gunicorn worker per endpoint: var/bench/profiles/*.folded.
 bench-profile: $(VENV)/.installed services bench-tools
