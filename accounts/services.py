@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from otp import services as otp_services
 
 from . import notifications
+from .account_state import account_status_check
 from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_record, security_logger
@@ -37,7 +37,6 @@ from .tokens import (
     tokens_for_login,
 )
 
-logger = logging.getLogger(__name__)
 EventType = SecurityEvent.Type
 
 
@@ -92,16 +91,6 @@ def _password_failure(*, email: str, user: User | None, client: Client) -> Servi
     return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
 
 
-def account_status_check(user: User) -> None:
-    """BLOCKED and LOCKED accounts are refused; revealed only after the right password."""
-    now = timezone.now()
-    status = user.effective_status(now)
-    if status == User.Status.BLOCKED:
-        raise ServiceError(ErrorCode.ACCOUNT_BLOCKED)
-    if status == User.Status.LOCKED:
-        raise ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=user.lock_seconds_left(now))
-
-
 def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceError:
     """No `x-otp` yet: name the methods, and send the login SMS when asked to."""
     methods = otp_services.second_factor_methods(user)
@@ -146,16 +135,18 @@ def login_second_factor(
         return None
     if otp is None:
         raise _second_factor_challenge(user=user, otp_method=otp_method)
-    return otp_services.login_second_factor_verify(user=user, code=otp, client=client)
+    # State before code: a method the account has not verified is refused before any check.
+    method = otp_services.Method(otp_method) if otp_method is not None else None
+    if method is not None and method not in otp_services.second_factor_methods(user):
+        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+    return otp_services.login_second_factor_verify(user=user, code=otp, client=client, method=method)
 
 
 def login_record(*, user: User, method: otp_services.Method | None, client: Client) -> list[str]:
     """Note the login on the account and in the audit trail; the `amr` of its tokens."""
     user.last_login, user.last_login_device = timezone.now(), client.user_agent
-    fields = ["last_login", "last_login_device"]
-    if user.status == User.Status.LOCKED:  # the lock has lifted by itself
-        user.status, user.locked_until = User.Status.ACTIVE, None
-        fields += ["status", "locked_until"]
+    # A lock that has lifted by itself ends here too, with a fresh second-factor budget.
+    fields = ["last_login", "last_login_device", *user.lock_lift_if_expired(user.last_login)]
     User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
     factor = method.lower() if method else "password"
     security_event_record(
@@ -378,9 +369,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str, client: C
         user = User.objects.select_for_update().get(pk=user.pk)
         _password_set(user, new_password)
         if user.status == User.Status.LOCKED:
-            user.status, user.locked_until = User.Status.ACTIVE, None
-            user.otp_failure_count, user.otp_last_failure_at = 0, None
-            user.save(update_fields=["status", "locked_until", "otp_failure_count", "otp_last_failure_at"])
+            user.save(update_fields=user.lock_lift())
             security_event_record(
                 user=user, type=EventType.ACCOUNT_UNLOCKED, client=client, details={"by": "password reset"}
             )
