@@ -41,9 +41,8 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for stdout
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # glibc's malloc gives each thread that allocates an arena of its own, and an arena keeps the
-# 19 MiB an Argon2id hash used after it is freed: with 4 threads that is 80 MB per worker.
-# Two arenas hold the worker to about 125 MB (docs/benchmarks.md); the threads take them in turn
-# only at the hash's one allocation.
+# 19 MiB buffer of the last Argon2id hash made in it. accounts.hashers makes one hash at a time
+# per process; two arenas keep at most two such buffers (a worker measured ~130 MB after a run).
 MALLOC_ARENAS = int(os.environ.get("GUNICORN_MALLOC_ARENAS", "2"))
 _M_ARENA_MAX = -8  # <malloc.h>
 
