@@ -232,7 +232,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CountryEnum": "otp.phone_numbers.SUPPORTED_COUNTRIES",
         "AccountStatusEnum": "accounts.models.User.Status",
-        "SecondFactorMethodEnum": ["TOTP", "SMS", "RECOVERY_CODE"],
+        "SecondFactorMethodEnum": "otp.methods.METHOD_CHOICES",
         "HealthStateEnum": ["ok", "unavailable"],
     },
     # Swagger UI's assets from the pinned drf-spectacular-sidecar package, served as our own
