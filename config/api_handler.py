@@ -16,7 +16,8 @@ Which middlewares the API skips, and why that is safe (`API_SKIPPED_MIDDLEWARE`)
   cookies there is no ambient credential for another site to ride on.
 
 Everything else runs on both paths, in the site's order: SecurityMiddleware (HSTS, nosniff,
-Referrer-Policy, COOP, the HTTPS redirect), CommonMiddleware (disallowed user agents, the
+Referrer-Policy, COOP, the HTTPS redirect), LocaleMiddleware (the answer's language from
+`Accept-Language` or the language cookie; it needs no session), CommonMiddleware (disallowed user agents, the
 slash redirect, Content-Length), X-Frame-Options, the Content-Security-Policy header (the same
 header, built once: `ApiCSPMiddleware`), and any middleware added to `MIDDLEWARE` later unless
 it is named in `API_SKIPPED_MIDDLEWARE`.

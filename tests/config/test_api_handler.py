@@ -44,6 +44,7 @@ def test_the_api_chain_is_the_site_chain_without_the_browser_middlewares() -> No
 
     assert chain == [
         "django.middleware.security.SecurityMiddleware",
+        "django.middleware.locale.LocaleMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
         "config.api_handler.ApiCSPMiddleware",
@@ -227,3 +228,15 @@ def test_the_wsgi_application_serves_pages_with_the_site_chain_and_the_api_witho
     assert api_status.startswith("200")
     assert not [value for name, value in api_headers if name == "Set-Cookie"]
     assert ("X-Frame-Options", "DENY") in api_headers
+
+
+def test_the_answers_language_is_chosen_alike_on_the_lean_chain() -> None:
+    site, lean = _site_client(), _lean_client()
+
+    site_answer = site.get("/auth/me", HTTP_ACCEPT_LANGUAGE="es")
+    lean_answer = lean.get("/auth/me", HTTP_ACCEPT_LANGUAGE="es")
+
+    assert lean_answer.status_code == site_answer.status_code == 401
+    assert lean_answer.content == site_answer.content
+    assert _headers(lean_answer) == _headers(site_answer)
+    assert lean_answer.get("Content-Language") == "es"
