@@ -23,7 +23,7 @@ from otp import services as otp_services
 from . import notifications
 from .client import Client
 from .errors import ErrorCode, ServiceError
-from .events import security_event_record, security_logger
+from .events import security_event_log_and_count, security_event_record
 from .mail import email_send, email_send_in_background
 from .models import RevokedToken, SecurityEvent, User, email_normalize
 from .throttles import login_failure_record, login_failures_forget, login_throttle_check
@@ -88,7 +88,9 @@ def _password_failure(*, email: str, user: User | None, client: Client) -> Servi
             user=user, type=EventType.LOGIN_FAILED, client=client, details={"factor": "password"}
         )
     else:
-        security_logger.info("LOGIN_FAILED user=unknown factor=password ip=%s", client.ip)
+        security_event_log_and_count(
+            type=EventType.LOGIN_FAILED, user_id=None, client=client, details={"factor": "password"}
+        )
     return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
 
 
@@ -348,7 +350,7 @@ def password_reset_request(*, email: str, client: Client) -> None:
     """Email a single-use reset link if an account has `email`; the same answer either way."""
     user = User.objects.filter(email=email_normalize(email)).first()
     if user is None:
-        security_logger.info("PASSWORD_RESET_REQUESTED user=unknown ip=%s", client.ip)
+        security_event_log_and_count(type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=client)
         return
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)

@@ -33,6 +33,7 @@ from accounts.events import security_event_record
 from accounts.mail import email_send
 from accounts.models import SecurityEvent, User
 from accounts.throttles import failure_delay_seconds
+from config.metrics import sms_refused_count, sms_sent_count
 
 from .models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
 from .phone_numbers import phone_obfuscate, phone_parse_mobile
@@ -275,6 +276,7 @@ def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
         cache.add(key, 0, timeout=2 * 24 * 60 * 60)
         spent.append(key)
         if cache.incr(key) > cap:
+            sms_refused_count(cap=key.split(":")[1])
             _sms_budget_refund(spent)
             raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=_seconds_to_next_utc_day(now))
     return spent
@@ -321,6 +323,7 @@ def _sms_code_deliver(*, device: SmsDevice, purpose: CodePurpose) -> CodeSent:
     except SmsDeliveryError as error:
         _sms_budget_refund(spent)
         raise ServiceError(ErrorCode.SMS_UNAVAILABLE) from error
+    sms_sent_count(purpose=purpose)
     cache.set(
         _sms_last_sent_key(device.user_id), now.timestamp(), timeout=settings.SMS_RESEND_COOLDOWN_SECONDS + 1
     )
