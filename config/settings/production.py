@@ -28,8 +28,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-ADMIN_REQUIRE_OTP = True
-
 # One JSON line per request and per security event, unless the operator asks for plain text.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)

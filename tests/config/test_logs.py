@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
+from accounts.background import work_in_background
 from accounts.models import User
 from config.logs import JSON_FIELDS, RequestIdFilter, ServiceJsonFormatter, logging_config, request_id_var
 from tests.conftest import last_email_code, last_sms_code
@@ -260,3 +262,22 @@ def test_no_password_code_secret_or_token_in_the_logs_of_a_whole_journey(
         assert secret not in json_log.text, f"a secret is in the log: {secret[:4]}..."
     for token in (secret for secret in secrets if secret.count(".") == 2):
         assert token.rpartition(".")[2] not in json_log.text  # not even a token's signature
+
+
+def test_work_done_in_the_background_logs_with_the_request_id(settings, json_log: JsonLog) -> None:
+    settings.EMAIL_SEND_IN_BACKGROUND = True
+    done = threading.Event()
+
+    def work() -> None:
+        logging.getLogger("tests.background").info("sent")
+        done.set()
+
+    token = request_id_var.set("trace-background")
+    try:
+        work_in_background(work)
+    finally:
+        request_id_var.reset(token)
+
+    assert done.wait(5)
+    (line,) = [line for line in json_log.lines() if line["logger"] == "tests.background"]
+    assert line["request_id"] == "trace-background"
