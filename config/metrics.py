@@ -22,6 +22,10 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+# Every process writes its values there from the first metric on, a manage.py command too.
+if _directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(_directory, exist_ok=True)
+
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Label values from event details: short lowercase words, else "other".
 SAFE_LABEL = re.compile(r"[a-z0-9_-]{1,32}")

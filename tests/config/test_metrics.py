@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
@@ -14,6 +19,7 @@ from otp.models import SmsDevice
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
 CLIENT = Client(ip="203.0.113.7", user_agent="pytest")
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def sample(name: str, **labels: str) -> float:
@@ -152,3 +158,14 @@ def test_detail_values_become_labels_only_when_they_are_short_words(factor: obje
     metrics.security_event_count(type="LOGIN_SUCCEEDED", details={"factor": factor})
 
     assert sample("auth_logins_total", result="succeeded", factor=label) == before + 1
+
+
+def test_a_missing_multiprocess_directory_is_made_by_any_process(tmp_path) -> None:
+    """A manage.py command run with the workers' environment must not fail on a fresh machine."""
+    directory = tmp_path / "not-yet" / "prometheus"
+    program = "import config.metrics; config.metrics.account_lockouts.inc()"
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+
+    subprocess.run([sys.executable, "-c", program], cwd=PROJECT_DIR, env=environment, check=True, timeout=60)  # noqa: S603
+
+    assert [path.name.split("_")[0] for path in directory.iterdir()] == ["counter"]
