@@ -10,10 +10,8 @@ from django import forms
 from otp.services import Method
 
 from .errors import ErrorCode, ServiceError
+from .input_limits import CODE_MAX_LENGTH, EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
 from .models import User
-
-PASSWORD_MAX_LENGTH = 4096
-CODE_MAX_LENGTH = 32
 
 
 def wait_text(seconds: int) -> str:
@@ -49,7 +47,7 @@ def password_field(*, label: str, autocomplete: str, help_text: str = "") -> for
     return forms.CharField(
         label=label,
         strip=False,
-        max_length=PASSWORD_MAX_LENGTH,
+        max_length=PASSWORD_INPUT_MAX_LENGTH,
         help_text=help_text,
         widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
     )
@@ -80,7 +78,7 @@ class PageForm(forms.Form):
 
 class SignupForm(PageForm):
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label="Email", max_length=EMAIL_MAX_LENGTH, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
     password = password_field(
         label="Password",
@@ -92,7 +90,9 @@ class SignupForm(PageForm):
 
 class LoginForm(PageForm):
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
+        label="Email",
+        max_length=EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
     )
     password = password_field(label="Password", autocomplete="current-password")
 
@@ -163,7 +163,7 @@ class PasswordChangeForm(StepUpForm):
 
 class PasswordResetForm(PageForm):
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label="Email", max_length=EMAIL_MAX_LENGTH, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
 
 

@@ -7,17 +7,19 @@ caps per user, per number and overall. A refusal or a gateway outage refunds the
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.errors import ErrorCode, ServiceError
 from accounts.mail import email_send
 from accounts.models import User
+from config.cache import RedisCache
 from config.metrics import sms_refused_count, sms_sent_count
 
 from ..methods import Channel
@@ -39,6 +41,47 @@ def _seconds_to_next_utc_day(now: datetime) -> float:
     return (tomorrow - now).total_seconds()
 
 
+# Count one message against every cap at once; over a cap, nothing stays counted. One round
+# trip to Redis, atomic across workers; `_counters_spend_locally` is the same for a local cache.
+COUNTERS_SPEND_LUA = """
+local ttl = tonumber(ARGV[#ARGV])
+for index, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ttl) end
+  if count > tonumber(ARGV[index]) then
+    for spent = 1, index do redis.call('DECR', KEYS[spent]) end
+    return index
+  end
+end
+return 0
+"""
+_local_counters = threading.Lock()
+
+
+def _counters_spend_locally(caps: list[tuple[str, int]]) -> str | None:
+    with _local_counters:
+        for index, (key, cap) in enumerate(caps):
+            cache.add(key, 0, timeout=SMS_BUDGET_MEMORY_SECONDS)
+            if cache.incr(key) > cap:
+                for spent, _ in caps[: index + 1]:
+                    cache.decr(spent)
+                return key
+    return None
+
+
+def _counters_spend(caps: list[tuple[str, int]]) -> str | None:
+    """Add one to every counter of `caps` if none would pass its cap: None; else nothing is
+    added and the answer is the key of the cap reached."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return _counters_spend_locally(caps)
+    keys = [backend.make_and_validate_key(key) for key, _ in caps]
+    over = backend.script(COUNTERS_SPEND_LUA)(
+        keys=keys, args=[*(cap for _, cap in caps), SMS_BUDGET_MEMORY_SECONDS]
+    )
+    return caps[over - 1][0] if over else None
+
+
 def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
     """Count one SMS against the daily caps per user, per number and overall (SMS pumping).
 
@@ -51,15 +94,11 @@ def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
         (f"sms-sent:number:{number}:{day}", settings.SMS_MAX_PER_NUMBER_PER_DAY),
         (f"sms-sent:all:{day}", settings.SMS_MAX_PER_DAY),
     ]
-    spent: list[str] = []
-    for key, cap in caps:
-        cache.add(key, 0, timeout=SMS_BUDGET_MEMORY_SECONDS)
-        spent.append(key)
-        if cache.incr(key) > cap:
-            sms_refused_count(cap=key.split(":")[1])
-            _sms_budget_refund(spent)
-            raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=_seconds_to_next_utc_day(now))
-    return spent
+    reached = _counters_spend(caps)
+    if reached is not None:
+        sms_refused_count(cap=reached.split(":")[1])
+        raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=_seconds_to_next_utc_day(now))
+    return [key for key, _ in caps]
 
 
 def _sms_budget_refund(spent: list[str]) -> None:
