@@ -7,6 +7,7 @@ import unicodedata
 
 import phonenumbers
 from django import forms
+from django.utils.translation import gettext_lazy as _
 from phonenumbers.geodata.locale import LOCALE_DATA
 
 from accounts.forms import StepUpForm
@@ -40,11 +41,11 @@ def country_choices() -> list[tuple[str, str]]:
 
 class PhoneAddForm(StepUpForm):
     country = forms.ChoiceField(
-        label="Country", choices=country_choices, widget=forms.Select(attrs={"autocomplete": "country"})
+        label=_("Country"), choices=country_choices, widget=forms.Select(attrs={"autocomplete": "country"})
     )
     phone = forms.CharField(
-        label="Mobile number",
+        label=_("Mobile number"),
         max_length=PHONE_INPUT_MAX_LENGTH,
-        help_text="As you would dial it in that country, e.g. 612 34 56 78 in Spain.",
+        help_text=_("As you would dial it in that country, e.g. 612 34 56 78 in Spain."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel-national", "inputmode": "tel"}),
     )
