@@ -17,6 +17,7 @@ from .client import client_from
 from .errors import ErrorCode
 from .models import TrustedDevice, UserSession
 
+
 def _id_parameter(name: str) -> OpenApiParameter:
     return OpenApiParameter(
         name, OpenApiTypes.UUID, OpenApiParameter.PATH, description="The id as the list gives it."

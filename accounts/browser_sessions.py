@@ -1,4 +1,8 @@
-"""Browser sessions: the session row of a page login, kept current by a middleware at most once a minute."""
+"""Browser sessions: the session row of a page login, kept current by a middleware at most once a minute.
+
+Also the trusted-device cookie of the pages: HttpOnly, SameSite=Lax, Secure when the
+session cookie is (production), read at the next page login.
+"""
 
 from __future__ import annotations
 
@@ -46,14 +50,34 @@ def browser_session_start(request: HttpRequest, user: User, *, amr: list[str]) -
 
 
 def browser_session_touch(request: HttpRequest) -> bool:
-    """Stamp this browser's row as used now (and its current Django key); False if the row has ended."""
-    marker = request.session[BROWSER_SESSION_KEY]
+    """Stamp this browser's row as used now (and its current Django key); False if the row has ended.
+
+    A browser logged in before sessions existed has no row, and nothing to stamp.
+    """
+    marker = request.session.get(BROWSER_SESSION_KEY)
+    if marker is None:
+        return True
     now = timezone.now()
     touched = UserSession.objects.filter(
         pk=session_id_parse(marker["id"]), ended_at__isnull=True, expires_at__gt=now
     ).update(last_used_at=now, ip=client_from(request).ip, session_key=request.session.session_key or "")
     request.session[BROWSER_SESSION_KEY] = {**marker, "touched": now.timestamp()}
     return bool(touched)
+
+
+def trusted_device_cookie(request: HttpRequest) -> str | None:
+    return request.COOKIES.get(settings.TRUSTED_DEVICE_COOKIE_NAME)
+
+
+def trusted_device_cookie_set(response: HttpResponse, token: str) -> None:
+    response.set_cookie(
+        settings.TRUSTED_DEVICE_COOKIE_NAME,
+        token,
+        max_age=settings.TRUSTED_DEVICE_DAYS * 24 * 60 * 60,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 class BrowserSessionMiddleware:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from otp.services import Method
 
@@ -119,6 +120,9 @@ class SecondFactorForm(PageForm):
     """The code of the login's second step, for the method the user picked."""
 
     code = forms.CharField(max_length=CODE_MAX_LENGTH)
+    trust_device = forms.BooleanField(
+        required=False, help_text="Only on a browser you alone use. Your password is still asked."
+    )
 
     def __init__(self, *args: Any, method: Method, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -126,6 +130,7 @@ class SecondFactorForm(PageForm):
         field = self.fields["code"]
         field.label, field.help_text = label, help_text
         field.widget = code_widget(method)
+        self.fields["trust_device"].label = f"Trust this browser for {settings.TRUSTED_DEVICE_DAYS} days"
 
 
 class StepUpForm(PageForm):

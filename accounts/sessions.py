@@ -109,7 +109,9 @@ def api_session_end_quietly(*, session_id: object) -> None:
     """End an API session its holder logged out of: one UPDATE, as no browser needs logging out."""
     parsed = session_id_parse(session_id)
     if parsed is not None:
-        UserSession.objects.filter(pk=parsed, kind=Kind.API, ended_at__isnull=True).update(ended_at=timezone.now())
+        UserSession.objects.filter(pk=parsed, kind=Kind.API, ended_at__isnull=True).update(
+            ended_at=timezone.now()
+        )
 
 
 def sessions_end_others(*, user: User, current_id: object, client: Client) -> int:

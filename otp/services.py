@@ -33,6 +33,7 @@ from accounts.events import security_event_record
 from accounts.mail import email_send
 from accounts.models import SecurityEvent, User
 from accounts.throttles import failure_delay_seconds
+from accounts.trusted_devices import trusted_devices_revoke_all
 
 from .models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
 from .phone_numbers import phone_obfuscate, phone_parse_mobile
@@ -501,6 +502,7 @@ def _factor_remove(
         setattr(user, verified_field, None)
         _recovery_codes_drop_if_no_factor(user)
         user.save(update_fields=[verified_field])
+        trusted_devices_revoke_all(user=user)
         security_event_record(
             user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": method}
         )

@@ -213,8 +213,8 @@ def test_sms_method_add(auth_client: APIClient, django_assert_max_num_queries) -
 
 def test_sms_method_delete(auth_client: APIClient, user: User, django_assert_max_num_queries) -> None:
     _phone_pending(user)
-    # the user; whether a phone exists; BEGIN, the user locked, delete, recovery codes, the user, the event, COMMIT; the phone again for the profile
-    with django_assert_max_num_queries(10):
+    # the user; whether a phone exists; BEGIN, the user locked, delete, recovery codes, the user, trusted devices revoked, the event, COMMIT; the phone again for the profile
+    with django_assert_max_num_queries(11):
         response = auth_client.delete("/auth/otp/methods/sms")
     assert response.status_code == 200
 
@@ -231,8 +231,8 @@ def test_totp_method_delete_with_step_up(
 ) -> None:
     user, authenticator = totp_user
     authenticate(client, user)
-    # the user; whether TOTP exists; the step-up transaction (6); the delete transaction (7); the phone for the profile
-    with django_assert_max_num_queries(16):
+    # the user; whether TOTP exists; the step-up transaction (6); the delete transaction (8, trusted devices revoked); the phone for the profile
+    with django_assert_max_num_queries(17):
         response = client.delete("/auth/otp/methods/totp", HTTP_X_OTP=authenticator.now())
     assert response.status_code == 200
 
