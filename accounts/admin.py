@@ -37,6 +37,7 @@ from otp.admin import RecoveryCodesInline, SmsDeviceInline, TotpDeviceInline
 from otp.phone_numbers import phone_search_forms
 
 from . import services, support
+from .admin_sessions import TrustedDeviceInline, UserSessionInline
 from .client import client_from
 from .errors import ErrorCode, ServiceError
 from .models import SecurityEvent, User
@@ -290,7 +291,7 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
         "An email, or its beginning; or a phone number as the user says it (+34 612 34 56 78, 612345678)."
     )
     ordering = ["-pk"]
-    inlines = [TotpDeviceInline, SmsDeviceInline, RecoveryCodesInline]
+    inlines = [TotpDeviceInline, SmsDeviceInline, RecoveryCodesInline, UserSessionInline, TrustedDeviceInline]
     actions = list(SUPPORT_ACTIONS)
     filter_horizontal = ["groups", "user_permissions"]
     fieldsets = USER_FIELDSETS

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .client import Client
@@ -109,3 +109,12 @@ def trusted_device_remove(*, user: User, device_id: object, client: Client) -> N
 def trusted_devices_revoke_all(*, user: User) -> int:
     """No device of the user is trusted any more (password change or reset, factor removed, MFA reset, logout-all)."""
     return TrustedDevice.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def trusted_devices_purge(*, now: datetime | None = None, keep_revoked_for: timedelta = timedelta(0)) -> int:
+    """Delete the rows of expired devices and of devices revoked `keep_revoked_for` ago; the number deleted."""
+    now = now or timezone.now()
+    deleted, _ = TrustedDevice.objects.filter(
+        Q(expires_at__lte=now) | Q(revoked_at__lte=now - keep_revoked_for)
+    ).delete()
+    return deleted
