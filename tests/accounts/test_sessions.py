@@ -143,7 +143,9 @@ def test_ended_expired_and_other_users_sessions_are_not_listed(user: User) -> No
     expired = api_login(user)
     api_login(UserFactory())
     UserSession.objects.filter(pk=session_of(ended).pk).update(ended_at=timezone.now())
-    UserSession.objects.filter(pk=session_of(expired).pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    UserSession.objects.filter(pk=session_of(expired).pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
 
     listed = bearer(mine).get("/auth/sessions").json()["sessions"]
 
@@ -315,10 +317,12 @@ def test_sessions_purge_deletes_expired_and_ended_rows_only(user: User) -> None:
         expires_at=timezone.now() - timedelta(seconds=1)
     )
 
-    call_command("sessions_purge", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123
-    call_command("sessions_purge", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123 - idempotent
+    call_command("sessions_purge", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("sessions_purge", stdout=open("/dev/null", "w"))  # noqa: SIM115 - idempotent
 
-    assert list(UserSession.objects.values_list("pk", flat=True)) == [session_of({"idToken": live.id_token}).pk]
+    assert list(UserSession.objects.values_list("pk", flat=True)) == [
+        session_of({"idToken": live.id_token}).pk
+    ]
     assert me_status({"idToken": live.id_token}) == 200
 
 
