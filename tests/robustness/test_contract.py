@@ -204,9 +204,7 @@ BEYOND_API_MD: dict[tuple[str, str], Operation] = {
     # API.md, second wave: Sessions and Trusted devices.
     ("get", "/auth/sessions"): Operation(200, response={"sessions": True}, errors=BEARER),
     ("delete", "/auth/sessions"): Operation(204, errors=BEARER),
-    ("delete", "/auth/sessions/{session_id}"): Operation(
-        204, errors=_merge(BEARER, {404: {"not_found"}})
-    ),
+    ("delete", "/auth/sessions/{session_id}"): Operation(204, errors=_merge(BEARER, {404: {"not_found"}})),
     ("get", "/auth/trusted-devices"): Operation(
         200, response={"devices": True}, other_headers={"x-device-token": False}, errors=BEARER
     ),
