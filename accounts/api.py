@@ -14,15 +14,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from otp.methods import METHOD_CHOICES
+
 from . import services
 from .api_schema import OTP_HEADER, error_responses
 from .client import client_from
 from .errors import ErrorCode
+from .input_limits import EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
 from .serializers import ProfileSerializer
 from .signing_keys import key_set
 from .throttles import PasswordResetRateThrottle, RegisterRateThrottle
 
-PASSWORD_FIELD = {"style": {"input_type": "password"}, "trim_whitespace": False, "max_length": 4096}
+PASSWORD_FIELD = {
+    "style": {"input_type": "password"},
+    "trim_whitespace": False,
+    "max_length": PASSWORD_INPUT_MAX_LENGTH,
+}
 
 
 def otp_header(request: Request) -> str | None:
@@ -56,10 +63,10 @@ class LoginApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254)
+        email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
         password = serializers.CharField(**PASSWORD_FIELD)
         otpMethod = serializers.ChoiceField(
-            choices=["TOTP", "SMS", "RECOVERY_CODE"],
+            choices=METHOD_CHOICES,
             required=False,
             help_text="`SMS` sends a login code to the verified phone (answered by 403 otp_required).",
         )
@@ -160,7 +167,7 @@ class RegisterApi(APIView):
     throttle_classes = [RegisterRateThrottle]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254)
+        email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
         password = serializers.CharField(**PASSWORD_FIELD)
 
     @extend_schema(
@@ -271,7 +278,7 @@ class PasswordResetApi(APIView):
     throttle_classes = [PasswordResetRateThrottle]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254)
+        email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
 
     @extend_schema(
         operation_id="password_reset",

@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from .account_state import account_may_authenticate
 from .models import User, UserSession
 from .sessions import session_id_parse
 
@@ -32,15 +33,14 @@ def _user_with_session_state(user_id: object, session_id: object) -> User | None
 
 
 class IdTokenAuthentication(JWTAuthentication):
-    """Refuses the idToken of a user who is gone or not ACTIVE, of an ended session, or issued before a revocation."""
+    """Refuses the idToken of a user who is gone or may not authenticate, of an ended session, or issued before a revocation."""
 
     def get_user(self, validated_token: Any) -> User:
         user = _user_with_session_state(validated_token["sub"], validated_token.get("sid"))
         if (
             user is None
             or not user.session_live
-            or not user.is_active
-            or user.effective_status() != User.Status.ACTIVE
+            or not account_may_authenticate(user)
             or validated_token["gen"] != user.token_generation
         ):
             raise AuthenticationFailed("The token is no longer valid.", code="token_not_valid")

@@ -11,10 +11,8 @@ from django.conf import settings
 from otp.services import Method
 
 from .errors import ErrorCode, ServiceError
+from .input_limits import CODE_MAX_LENGTH, EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
 from .models import User
-
-PASSWORD_MAX_LENGTH = 4096
-CODE_MAX_LENGTH = 32
 
 
 def wait_text(seconds: int) -> str:
@@ -50,7 +48,7 @@ def password_field(*, label: str, autocomplete: str, help_text: str = "") -> for
     return forms.CharField(
         label=label,
         strip=False,
-        max_length=PASSWORD_MAX_LENGTH,
+        max_length=PASSWORD_INPUT_MAX_LENGTH,
         help_text=help_text,
         widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
     )
@@ -81,7 +79,7 @@ class PageForm(forms.Form):
 
 class SignupForm(PageForm):
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label="Email", max_length=EMAIL_MAX_LENGTH, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
     password = password_field(
         label="Password",
@@ -93,7 +91,9 @@ class SignupForm(PageForm):
 
 class LoginForm(PageForm):
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
+        label="Email",
+        max_length=EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
     )
     password = password_field(label="Password", autocomplete="current-password")
 
@@ -168,7 +168,7 @@ class PasswordChangeForm(StepUpForm):
 
 class PasswordResetForm(PageForm):
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label="Email", max_length=EMAIL_MAX_LENGTH, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
 
 

@@ -10,6 +10,7 @@ from django import forms
 from phonenumbers.geodata.locale import LOCALE_DATA
 
 from accounts.forms import StepUpForm
+from accounts.input_limits import PHONE_INPUT_MAX_LENGTH
 
 from .phone_numbers import SUPPORTED_COUNTRIES
 
@@ -43,7 +44,7 @@ class PhoneAddForm(StepUpForm):
     )
     phone = forms.CharField(
         label="Mobile number",
-        max_length=64,
+        max_length=PHONE_INPUT_MAX_LENGTH,
         help_text="As you would dial it in that country, e.g. 612 34 56 78 in Spain.",
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel-national", "inputmode": "tel"}),
     )
