@@ -5,7 +5,7 @@ PG_URL := postgres://postgres@127.0.0.1:5432/test
 REDIS_URL := redis://127.0.0.1:6379/0
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint checks test-sqlite test-postgres services
+.PHONY: run test lint checks test-sqlite test-postgres services messages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -27,6 +27,7 @@ lint: $(VENV)/.installed
 
 checks: $(VENV)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PYTHON) manage.py makemigrations --check --dry-run
+	$(PYTHON) scripts/translations.py check
 	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY=$$(openssl rand -hex 32) \
 		JWT_SIGNING_KEY_FILE=tests/keys/es256-test.pem DJANGO_ALLOWED_HOSTS=auth.example.com \
 		$(PYTHON) manage.py check --deploy --fail-level WARNING
@@ -37,22 +38,33 @@ test-sqlite: $(VENV)/.installed
 test-postgres: $(VENV)/.installed services
 	DATABASE_URL=$(PG_URL) CACHE_URL=$(REDIS_URL) $(VENV)/bin/pytest -n $(PYTEST_WORKERS)
 
+## Extract the messages of the code and templates into locale/*/django.po (needs GNU gettext),
+## then compile them; translate what is new in the .po files and run it again.
+messages: $(VENV)/.installed
+	$(PYTHON) scripts/translations.py extract
+	$(PYTHON) scripts/translations.py compile
+
 ## Start PostgreSQL and Redis when they are installed here but not running.
 services:
 	scripts/services-up
 
 # --- Benchmarks (docs/benchmarks.md). Not part of `make test`. -------------------------------
+# Each can be set on the command line: make bench BENCH_CACHE_URL=redis://127.0.0.1:6380/7
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_CACHE_URL ?= redis://127.0.0.1:6379/7
-BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.bench DATABASE_URL=$(BENCH_DATABASE_URL) CACHE_URL=$(BENCH_CACHE_URL)
+# The stock app's own database on the same server (default: the bench database's name + "_stock").
+BENCH_STOCK_DATABASE_URL ?= $(BENCH_DATABASE_URL)_stock
+BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.bench DATABASE_URL=$(BENCH_DATABASE_URL) \
+	CACHE_URL=$(BENCH_CACHE_URL) BENCH_STOCK_DATABASE_URL=$(BENCH_STOCK_DATABASE_URL)
 
-.PHONY: bench bench-scale bench-profile bench-tools
+.PHONY: bench bench-scale bench-profile bench-tools bench-workers
 
 bench-tools:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
-## Every endpoint under load beside the ceiling and SimpleJWT's stock views, and the signing cost.
-## Empties the bench database (its name must contain "bench"); about 5 minutes on 2 cores.
+## Every hot endpoint under load beside a separate stock Django + DRF + SimpleJWT app (bench/stock/),
+## the service on its own gunicorn.conf.py, and the signing cost. Empties the bench databases (their
+## names must contain "bench"); about 5 minutes on 2 cores.
 bench: $(VENV)/.installed services bench-tools
 	$(BENCH_ENV) $(PYTHON) -m bench.signing
 	$(BENCH_ENV) $(PYTHON) -m bench.run
@@ -60,6 +72,10 @@ bench: $(VENV)/.installed services bench-tools
 ## Login, /auth/me and the admin's user list and searches with 1,000 and with 1,000,000 users.
 bench-scale: $(VENV)/.installed services bench-tools
 	$(BENCH_ENV) $(PYTHON) -m bench.scale
+
+## gunicorn.conf.py with sync workers against gthread with 1, 2 and 4 threads, on the same code.
+bench-workers: $(VENV)/.installed services bench-tools
+	$(BENCH_ENV) $(PYTHON) -m bench.workers
 
 ## py-spy samples of one gunicorn worker per endpoint: var/bench/profiles/*.folded.
 bench-profile: $(VENV)/.installed services bench-tools

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from otp.phone_numbers import phone_obfuscate
@@ -44,6 +45,10 @@ class ProfileSerializer(serializers.Serializer):
         allow_blank=True, help_text="User-Agent of the last login (of the sign-up before)."
     )
     lastPasswordChangeDate = serializers.DateTimeField()
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        help_text="What is sent to the user outside a request is in this language.",
+    )
 
     def to_representation(self, user: User) -> dict[str, Any]:
         device = getattr(user, "sms_device", None)
@@ -60,6 +65,7 @@ class ProfileSerializer(serializers.Serializer):
             "status": user.effective_status(),
             "lastLoggedDevice": user.last_login_device,
             "lastPasswordChangeDate": user.password_changed_at,
+            "language": user.language,
         }
         # One shared field formats the dates: `self.fields` would deep-copy every declared
         # field on each call, a fifth of the time of `/auth/me` (docs/benchmarks.md).

@@ -7,24 +7,18 @@ import unicodedata
 
 import phonenumbers
 from django import forms
-from phonenumbers.geodata.locale import LOCALE_DATA
+from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import StepUpForm
 from accounts.input_limits import PHONE_INPUT_MAX_LENGTH
 
 from .phone_numbers import SUPPORTED_COUNTRIES
-
-# Regions libphonenumber supports but has no English name for.
-REGION_NAMES_MISSING = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
+from .region_names import REGION_NAMES
 
 
 def region_name(region: str) -> str:
-    """The English name of a region, from libphonenumber's own data (`*xx` points at language xx)."""
-    names = LOCALE_DATA.get(region, {})
-    name = names.get("en", "")
-    if name.startswith("*"):
-        name = names.get(name[1:], "")
-    return name or REGION_NAMES_MISSING.get(region, region)
+    """The English name of a region (otp/region_names.py, from libphonenumber's own data)."""
+    return REGION_NAMES.get(region, region)
 
 
 @functools.cache
@@ -40,11 +34,11 @@ def country_choices() -> list[tuple[str, str]]:
 
 class PhoneAddForm(StepUpForm):
     country = forms.ChoiceField(
-        label="Country", choices=country_choices, widget=forms.Select(attrs={"autocomplete": "country"})
+        label=_("Country"), choices=country_choices, widget=forms.Select(attrs={"autocomplete": "country"})
     )
     phone = forms.CharField(
-        label="Mobile number",
+        label=_("Mobile number"),
         max_length=PHONE_INPUT_MAX_LENGTH,
-        help_text="As you would dial it in that country, e.g. 612 34 56 78 in Spain.",
+        help_text=_("As you would dial it in that country, e.g. 612 34 56 78 in Spain."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel-national", "inputmode": "tel"}),
     )

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from accounts.errors import ErrorCode, ServiceError
 from accounts.mail import email_send
@@ -132,7 +133,12 @@ def sms_code_deliver(*, device: SmsDevice, purpose: CodePurpose) -> CodeSent:
     _sms_user_cooldown_check(user_id=device.user_id, now=now)
     spent = _sms_budget_spend(user=device.user, number=device.number, now=now)
     code = device.code_generate(purpose=purpose)
-    body = f"{code} is your {settings.SERVICE_NAME} code. It expires in {settings.OTP_CODE_VALIDITY_SECONDS // 60} minutes."
+    with translation.override(device.user.language):
+        body = _("%(code)s is your %(service)s code. It expires in %(minutes)d minutes.") % {
+            "code": code,
+            "service": settings.SERVICE_NAME,
+            "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60,
+        }
     try:
         sms_send(to=device.number, body=body)
     except SmsDeliveryError as error:
@@ -159,6 +165,7 @@ def email_verification_code_send(*, user: User) -> CodeSent:
     code = device.code_generate(purpose=CodePurpose.VERIFY)
     email_send(
         to=user.email,
+        language=user.language,
         template="verification_code",
         context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
     )
@@ -170,7 +177,7 @@ def sms_code_send(*, user: User) -> CodeSent:
     """`GET /auth/otp/code?method=SMS`: verify a pending phone, or a step-up code for a verified one."""
     device = SmsDevice.objects.select_for_update().select_related("user").filter(user=user).first()
     if device is None:
-        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED, detail="No phone is set up.")
+        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED, detail=_("No phone is set up."))
     purpose = CodePurpose.STEP_UP if device.confirmed else CodePurpose.VERIFY
     return sms_code_deliver(device=device, purpose=purpose)
 

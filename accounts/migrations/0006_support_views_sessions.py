@@ -28,6 +28,6 @@ def support_views_revoke(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0004_sessions_and_trusted_devices")]
+    dependencies = [("accounts", "0005_sessions_and_trusted_devices")]
 
     operations = [migrations.RunPython(support_views_grant, support_views_revoke)]
