@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 
+from config.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -40,6 +42,9 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    # Observability, outermost so it sees every answer: the request id (X-Request-ID), request
+    # metrics and one log line per request (config/middleware.py). No database or cache access.
+    "config.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -250,16 +255,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.request": {"level": "ERROR"},
-    },
-}
+# --- Logs and metrics ----------------------------------------------------------------
+# `json`: one JSON object per line (production's default), `plain` text otherwise (config/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404 for all.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Regions tried, in order, when staff search for a phone typed without its calling code.
 PHONE_SEARCH_REGIONS = env.list("PHONE_SEARCH_REGIONS", default=["US", "GB", "ES", "FR", "DE"])
