@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     MFA_NOT_ENABLED = "mfa_not_enabled"
     SMS_UNAVAILABLE = "sms_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    NOT_FOUND = "not_found"
 
 
 ERROR_CATALOGUE: dict[ErrorCode, tuple[int, StrOrPromise]] = {
@@ -75,6 +76,7 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, StrOrPromise]] = {
     ErrorCode.MFA_NOT_ENABLED: (400, _("Set up an authenticator app or a phone first.")),
     ErrorCode.SMS_UNAVAILABLE: (503, _("Text messages cannot be sent right now. Try again later.")),
     ErrorCode.SERVICE_UNAVAILABLE: (503, _("The service is temporarily unavailable.")),
+    ErrorCode.NOT_FOUND: (404, _("Nothing with this id belongs to the account.")),
 }
 
 

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 
 from otp import views as factor_views
 
-from . import views
+from . import session_views, views
 
 app_name = "account"
 
@@ -19,6 +19,19 @@ urlpatterns = [
     path("account/login/code/", views.LoginCodeView.as_view(), name="login-code"),
     path("account/login/code/sms/", views.LoginCodeSmsView.as_view(), name="login-code-sms"),
     path("account/logout/", views.LogoutView.as_view(), name="logout"),
+    path(
+        "account/sessions/<str:session_id>/end/", session_views.SessionEndView.as_view(), name="session-end"
+    ),
+    path(
+        "account/sessions/end-others/",
+        session_views.SessionsEndOthersView.as_view(),
+        name="sessions-end-others",
+    ),
+    path(
+        "account/trusted-devices/<str:device_id>/remove/",
+        session_views.TrustedDeviceRemoveView.as_view(),
+        name="trusted-device-remove",
+    ),
     path("account/email/verify/", views.EmailVerifyView.as_view(), name="email-verify"),
     path("account/email/verify/resend/", views.EmailCodeSendView.as_view(), name="email-code"),
     path("account/password/", views.PasswordChangeView.as_view(), name="password-change"),

@@ -55,6 +55,7 @@ def test_the_api_chain_is_the_site_chain_without_the_browser_middlewares() -> No
         "django.middleware.csrf.CsrfViewMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         "django_otp.middleware.OTPMiddleware",
+        "accounts.browser_sessions.BrowserSessionMiddleware",
         "django.contrib.messages.middleware.MessageMiddleware",
         "whitenoise.middleware.WhiteNoiseMiddleware",
     ):
