@@ -77,7 +77,17 @@ def _error_serializer(codes: tuple[str, ...]) -> serializers.Serializer:
     }
     if "otp_required" in codes:
         fields["methods"] = serializers.ListField(
-            child=serializers.ChoiceField(choices=["TOTP", "SMS", "RECOVERY_CODE"]), required=False
+            child=serializers.ChoiceField(choices=["WEBAUTHN", "TOTP", "SMS", "RECOVERY_CODE"]),
+            required=False,
+        )
+        fields["webauthn"] = inline_serializer(
+            "WebAuthnSecondFactorChallenge",
+            {
+                "challengeId": serializers.CharField(),
+                "publicKey": serializers.DictField(help_text="PublicKeyCredentialRequestOptionsJSON"),
+            },
+            required=False,
+            help_text='With `otpMethod: "WEBAUTHN"`: the challenge to sign with one of the passkeys.',
         )
         fields["channel"] = serializers.ChoiceField(choices=["SMS"], required=False)
         fields["validUntil"] = serializers.DateTimeField(required=False)

@@ -59,6 +59,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     email_verified_at = models.DateTimeField(null=True, blank=True)
     totp_verified_at = models.DateTimeField(null=True, blank=True)
     phone_verified_at = models.DateTimeField(null=True, blank=True)
+    # The user's passkeys, counted here for the same reason (kept by otp.webauthn.services).
+    passkey_count = models.PositiveSmallIntegerField(default=0)
 
     last_login_device = models.CharField(max_length=512, blank=True, default="")
     password_changed_at = models.DateTimeField(default=timezone.now)
@@ -124,7 +126,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def has_second_factor(self) -> bool:
-        return self.totp_verified_at is not None or self.phone_verified_at is not None
+        return (
+            self.totp_verified_at is not None or self.phone_verified_at is not None or self.passkey_count > 0
+        )
 
     @property
     def email_verified(self) -> bool:
@@ -180,6 +184,7 @@ class SecurityEvent(models.Model):
         EMAIL_VERIFIED = "EMAIL_VERIFIED", "Email verified"
         EMAIL_VERIFICATION_SENT = "EMAIL_VERIFICATION_SENT", "Email verification code sent"
         REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED", "Refresh token reused"
+        PASSKEY_COUNTER_REGRESSED = "PASSKEY_COUNTER_REGRESSED", "Passkey signature counter went backwards"
 
     class Actor(models.TextChoices):
         USER = "USER", "The user"

@@ -18,6 +18,7 @@ from otp.services import (
     recovery_codes_remaining,
     totp_enrolment_of,
 )
+from otp.webauthn.selectors import passkey_last_used
 
 from .models import SecurityEvent, User
 
@@ -84,4 +85,6 @@ def second_factor_device(user: User, method: Method) -> Device | None:
         return TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if method == Method.SMS:
         return SmsDevice.objects.filter(user=user, confirmed=True).first()
+    if method == Method.WEBAUTHN:
+        return passkey_last_used(user)
     return StaticDevice.objects.filter(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True).first()

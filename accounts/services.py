@@ -19,6 +19,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework_simplejwt.exceptions import TokenError
 
 from otp import services as otp_services
+from otp.webauthn import services as webauthn_services
 
 from . import notifications
 from .client import Client
@@ -28,8 +29,10 @@ from .mail import email_send, email_send_in_background
 from .models import RevokedToken, SecurityEvent, User, email_normalize
 from .throttles import login_failure_record, login_failures_forget, login_throttle_check
 from .tokens import (
+    AMR_PASSKEY,
     AMR_PASSWORD,
     AMR_PASSWORD_AND_OTP,
+    AMR_PASSWORD_AND_PASSKEY,
     IssuedTokens,
     RefreshToken,
     id_token_for,
@@ -109,6 +112,13 @@ def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceEr
         return ServiceError(ErrorCode.OTP_REQUIRED, methods=methods)
     if otp_method not in methods:
         return ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+    if otp_method == otp_services.Method.WEBAUTHN:
+        options = webauthn_services.second_factor_options_generate(user=user)
+        return ServiceError(
+            ErrorCode.OTP_REQUIRED,
+            methods=methods,
+            webauthn={"challengeId": options.challenge_id, "publicKey": options.public_key},
+        )
     if otp_method != otp_services.Method.SMS:
         return ServiceError(ErrorCode.OTP_REQUIRED, methods=methods)
     sent = otp_services.login_sms_code_send(user=user)
@@ -137,19 +147,38 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
 
 
 def login_second_factor(
-    *, user: User, otp: str | None, otp_method: str | None, client: Client
+    *,
+    user: User,
+    otp: str | None,
+    otp_method: str | None,
+    client: Client,
+    webauthn: dict | None = None,
 ) -> otp_services.Method | None:
-    """The second step, for accounts with a verified factor: the method that passed, or None."""
+    """The second step, for accounts with a verified factor: the method that passed, or None.
+
+    `webauthn` is `{challengeId, credential}`: a passkey assertion instead of an `x-otp` code.
+    """
     if not user.has_second_factor:
         if otp_method is not None:
             raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
         return None
+    if webauthn is not None:
+        if not user.passkey_count:
+            raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+        return webauthn_services.second_factor_verify(
+            user=user,
+            challenge_id=webauthn["challengeId"],
+            credential=webauthn["credential"],
+            client=client,
+        )
     if otp is None:
         raise _second_factor_challenge(user=user, otp_method=otp_method)
     return otp_services.login_second_factor_verify(user=user, code=otp, client=client)
 
 
-def login_record(*, user: User, method: otp_services.Method | None, client: Client) -> list[str]:
+def login_record(
+    *, user: User, method: otp_services.Method | None, client: Client, passwordless: bool = False
+) -> list[str]:
     """Note the login on the account and in the audit trail; the `amr` of its tokens."""
     user.last_login, user.last_login_device = timezone.now(), client.user_agent
     fields = ["last_login", "last_login_device"]
@@ -158,18 +187,27 @@ def login_record(*, user: User, method: otp_services.Method | None, client: Clie
         fields += ["status", "locked_until"]
     User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
     factor = method.lower() if method else "password"
-    security_event_record(
-        user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details={"factor": factor}
-    )
+    details = {"factor": factor, "passwordless": True} if passwordless else {"factor": factor}
+    security_event_record(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details=details)
+    if passwordless:
+        return AMR_PASSKEY
+    if method == otp_services.Method.WEBAUTHN:
+        return AMR_PASSWORD_AND_PASSKEY
     return AMR_PASSWORD_AND_OTP if method else AMR_PASSWORD
 
 
 def login(
-    *, email: str, password: str, otp: str | None, otp_method: str | None, client: Client
+    *,
+    email: str,
+    password: str,
+    otp: str | None,
+    otp_method: str | None,
+    client: Client,
+    webauthn: dict | None = None,
 ) -> IssuedTokens:
     """Password, then the second factor when the account has one; tokens on success."""
     user = login_password_verify(email=email, password=password, client=client)
-    method = login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client)
+    method = login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client, webauthn=webauthn)
     amr = login_record(user=user, method=method, client=client)
     return tokens_for_login(user, amr=amr)
 

@@ -23,6 +23,9 @@ REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "iss", "aud", "token_type", "gen"
 
 AMR_PASSWORD = ["pwd"]
 AMR_PASSWORD_AND_OTP = ["pwd", "otp"]
+# RFC 8176: `pop` is proof of possession of a key (a passkey); with user verification, `mfa`.
+AMR_PASSWORD_AND_PASSKEY = ["pwd", "pop"]
+AMR_PASSKEY = ["pop", "mfa"]
 
 
 class KeyedTokenBackend(TokenBackend):

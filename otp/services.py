@@ -37,6 +37,7 @@ from accounts.throttles import failure_delay_seconds
 from .models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
 from .phone_numbers import phone_obfuscate, phone_parse_mobile
 from .sms_backends import SmsDeliveryError, sms_send
+from .webauthn.challenges import looks_like_step_up_token, step_up_token_redeem
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,9 @@ class Channel(StrEnum):
 
 
 class Method(StrEnum):
-    """Second factors a user can log in or step up with."""
+    """Second factors a user can log in or step up with, in the order they are offered."""
 
+    WEBAUTHN = "WEBAUTHN"
     TOTP = "TOTP"
     SMS = "SMS"
     RECOVERY_CODE = "RECOVERY_CODE"
@@ -80,8 +82,11 @@ class TotpEnrolment:
 
 
 def second_factor_methods(user: User) -> list[Method]:
-    """The verified factors of `user`, TOTP first (SMS is a restricted authenticator)."""
+    """The verified factors of `user`: passkeys (phishing-resistant) first, then TOTP, then SMS
+    (a restricted authenticator)."""
     methods = []
+    if user.passkey_count:
+        methods.append(Method.WEBAUTHN)
     if user.totp_verified_at:
         methods.append(Method.TOTP)
     if user.phone_verified_at:
@@ -220,6 +225,13 @@ def _any_factor_matches(user: User, code: str, *, sms_purpose: CodePurpose, clie
     return None
 
 
+def _step_up_factor_matches(user: User, code: str, *, client: Client) -> Method | None:
+    """A step-up `x-otp`: a code of any factor, or the single-use token of a passkey step-up."""
+    if user.passkey_count and looks_like_step_up_token(code):
+        return Method.WEBAUTHN if step_up_token_redeem(user_id=user.pk, token=code) else None
+    return _any_factor_matches(user, code, sms_purpose=CodePurpose.STEP_UP, client=client)
+
+
 def login_second_factor_verify(*, user: User, code: str, client: Client) -> Method:
     """Check the `x-otp` of a login: a TOTP code, the SMS login code or a recovery code."""
     _, method = _code_check(
@@ -235,7 +247,8 @@ def step_up_verify(*, user: User, otp: str | None, client: Client) -> None:
     """The one rule for sensitive changes (API.md "Second factors and step-up").
 
     A user with a verified factor must send a fresh code from it: a TOTP code, the latest
-    step-up SMS code or an unused recovery code. Missing or wrong is refused and counted.
+    step-up SMS code, an unused recovery code or the token of a passkey step-up. Missing or
+    wrong is refused and counted.
     Call it before, not inside, the transaction of the change it guards.
     """
     if not user.has_second_factor:
@@ -244,9 +257,7 @@ def step_up_verify(*, user: User, otp: str | None, client: Client) -> None:
         user_id=user.pk,
         client=client,
         context="step-up",
-        check=lambda locked: (
-            _any_factor_matches(locked, otp, sms_purpose=CodePurpose.STEP_UP, client=client) if otp else None
-        ),
+        check=lambda locked: _step_up_factor_matches(locked, otp, client=client) if otp else None,
     )
 
 
