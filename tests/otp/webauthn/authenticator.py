@@ -57,7 +57,9 @@ class SoftwareAuthenticator:
 
     @staticmethod
     def _client_data(*, type_: str, challenge: str, origin: str) -> bytes:
-        return json.dumps({"type": type_, "challenge": challenge, "origin": origin, "crossOrigin": False}).encode()
+        return json.dumps(
+            {"type": type_, "challenge": challenge, "origin": origin, "crossOrigin": False}
+        ).encode()
 
     def create(
         self,
@@ -110,7 +112,9 @@ class SoftwareAuthenticator:
         elif self.counter:
             self.sign_count += 1
         flags = FLAG_UP | FLAG_BE | FLAG_BS | (FLAG_UV if user_verified else 0)
-        client_data = self._client_data(type_=type_, challenge=challenge or public_key["challenge"], origin=origin)
+        client_data = self._client_data(
+            type_=type_, challenge=challenge or public_key["challenge"], origin=origin
+        )
         authenticator_data = self._authenticator_data(
             rp_id=rp_id or public_key["rpId"], flags=flags, attested=False
         )

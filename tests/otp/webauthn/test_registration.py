@@ -25,7 +25,9 @@ def _options(client: APIClient, **headers: str) -> dict:
     return response.json()
 
 
-def _register(client: APIClient, authenticator: SoftwareAuthenticator, name: str = "", **bend: object) -> object:
+def _register(
+    client: APIClient, authenticator: SoftwareAuthenticator, name: str = "", **bend: object
+) -> object:
     options = _options(client)
     credential = authenticator.create(options["publicKey"], **bend)
     return client.post(
@@ -84,7 +86,9 @@ def test_a_registered_passkey_is_a_verified_factor_at_once(
 
 def test_the_default_name_comes_from_the_user_agent(user: User, authenticator: SoftwareAuthenticator) -> None:
     client = authenticate(
-        APIClient(HTTP_USER_AGENT="Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/120.0.0.0 Safari/537.36"),
+        APIClient(
+            HTTP_USER_AGENT="Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/120.0.0.0 Safari/537.36"
+        ),
         user,
     )
 
@@ -170,7 +174,9 @@ def test_a_bent_registration_is_refused_and_counted(
     assert user.otp_failure_count == 1 and user.passkey_count == 0
 
 
-def test_a_registration_challenge_is_single_use(auth_client: APIClient, authenticator: SoftwareAuthenticator) -> None:
+def test_a_registration_challenge_is_single_use(
+    auth_client: APIClient, authenticator: SoftwareAuthenticator
+) -> None:
     options = _options(auth_client)
     credential = authenticator.create(options["publicKey"])
     body = {"challengeId": options["challengeId"], "credential": credential}
@@ -181,7 +187,9 @@ def test_a_registration_challenge_is_single_use(auth_client: APIClient, authenti
     assert replay.status_code == 400 and replay.json()["code"] == "challenge_invalid"
 
 
-def test_an_unknown_challenge_id_is_refused(auth_client: APIClient, authenticator: SoftwareAuthenticator) -> None:
+def test_an_unknown_challenge_id_is_refused(
+    auth_client: APIClient, authenticator: SoftwareAuthenticator
+) -> None:
     options = _options(auth_client)
     credential = authenticator.create(options["publicKey"])
 
