@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from django import forms
+from django.urls import reverse
 
 from otp.services import Method
 
@@ -13,7 +14,8 @@ from .errors import ErrorCode, ServiceError
 from .models import User
 
 PASSWORD_MAX_LENGTH = 4096
-CODE_MAX_LENGTH = 32
+# Room for the 43-character token of a passkey step-up, which the `otp` field carries too.
+CODE_MAX_LENGTH = 64
 
 
 def wait_text(seconds: int) -> str:
@@ -109,6 +111,7 @@ class CodeForm(PageForm):
 
 
 METHOD_LABELS = {
+    Method.WEBAUTHN: ("Passkey", "Confirm with your passkey: your fingerprint, face or screen lock."),
     Method.TOTP: ("Code from your authenticator app", "The 6-digit code the app shows now."),
     Method.SMS: ("Code we texted you", "The 6-digit code in the text message."),
     Method.RECOVERY_CODE: ("Recovery code", "One of the codes you saved; each works once."),
@@ -136,7 +139,20 @@ class StepUpForm(PageForm):
 
     def __init__(self, *args: Any, user: User, method: Method, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if user.has_second_factor:
+        if user.has_second_factor and method == Method.WEBAUTHN:
+            # Filled by static/js/passkeys.js with the token of a passkey step-up.
+            self.fields["otp"] = forms.CharField(
+                required=False,
+                max_length=CODE_MAX_LENGTH,
+                widget=forms.HiddenInput(
+                    attrs={
+                        "data-passkey-step-up": "",
+                        "data-options-url": reverse("account:passkey-step-up-options"),
+                        "data-url": reverse("account:passkey-step-up"),
+                    }
+                ),
+            )
+        elif user.has_second_factor:
             label, help_text = METHOD_LABELS[method]
             self.fields["otp"] = forms.CharField(
                 label=label, help_text=help_text, max_length=CODE_MAX_LENGTH, widget=code_widget(method)

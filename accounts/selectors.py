@@ -18,7 +18,8 @@ from otp.services import (
     recovery_codes_remaining,
     totp_enrolment_of,
 )
-from otp.webauthn.selectors import passkey_last_used
+from otp.webauthn.models import WebAuthnDevice
+from otp.webauthn.selectors import passkey_last_used, passkeys_of
 
 from .models import SecurityEvent, User
 
@@ -33,6 +34,7 @@ class SecuritySummary:
     phone_pending: bool
     recovery_codes_left: int
     events: list[SecurityEvent]
+    passkeys: list[WebAuthnDevice]
 
 
 def security_events_recent(user: User, limit: int = 10) -> list[SecurityEvent]:
@@ -64,6 +66,7 @@ def security_summary(user: User, *, events: int = 10) -> SecuritySummary:
         phone_pending=phone is not None and user.phone_verified_at is None,
         recovery_codes_left=recovery_codes_remaining(user),
         events=security_events_recent(user, events),
+        passkeys=list(passkeys_of(user)) if user.passkey_count else [],
     )
 
 

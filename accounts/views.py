@@ -103,9 +103,12 @@ def session_verify_with(request: HttpRequest, method: Method) -> None:
         otp_login(request, device)
 
 
-def login_complete(request: HttpRequest, user: User, *, method: Method | None, next_url: str) -> HttpResponse:
-    """Both steps passed: record the login, open a fresh session, verified by the factor used."""
-    services.login_record(user=user, method=method, client=client_from(request))
+def login_complete(
+    request: HttpRequest, user: User, *, method: Method | None, next_url: str, passwordless: bool = False
+) -> HttpResponse:
+    """Both steps passed (or a passkey alone): record the login, open a fresh session, verified by
+    the factor used."""
+    services.login_record(user=user, method=method, client=client_from(request), passwordless=passwordless)
     auth_login(request, user)
     if method is not None:
         session_verify_with(request, method)
