@@ -15,7 +15,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from otp import services as otp_services
-from otp.models import SmsDevice
+from otp.models import SmsDevice, WebAuthnDevice
 
 from . import notifications
 from .client import Client
@@ -148,7 +148,7 @@ def account_unlock(*, user: User, staff_member: User | None, reason: str, client
 
 @transaction.atomic
 def mfa_reset(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
-    """For a user who lost every factor: remove TOTP, phone and recovery codes; sign out everywhere.
+    """For a user who lost every factor: remove TOTP, phone, passkeys and recovery codes; sign out everywhere.
 
     The user logs in with the password alone afterwards and sets up a factor again.
     """
@@ -158,6 +158,7 @@ def mfa_reset(*, user: User, staff_member: User | None, reason: str, client: Cli
     for factor, devices in [
         ("TOTP", TOTPDevice.objects.filter(user=user)),
         ("SMS", SmsDevice.objects.filter(user=user)),
+        ("WEBAUTHN", WebAuthnDevice.objects.filter(user=user)),
         ("RECOVERY_CODES", StaticDevice.objects.filter(user=user)),
     ]:
         deleted, _ = devices.delete()
@@ -165,8 +166,8 @@ def mfa_reset(*, user: User, staff_member: User | None, reason: str, client: Cli
             removed.append(factor)
     if not removed and not user.has_second_factor:
         raise _refusal("The account has no second factor to reset.")
-    user.totp_verified_at, user.phone_verified_at = None, None
-    user.save(update_fields=["totp_verified_at", "phone_verified_at"])
+    user.totp_verified_at, user.phone_verified_at, user.passkey_count = None, None, 0
+    user.save(update_fields=["totp_verified_at", "phone_verified_at", "passkey_count"])
     _record(
         user=user,
         type=EventType.MFA_RESET,
