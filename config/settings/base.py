@@ -240,7 +240,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CountryEnum": "otp.phone_numbers.SUPPORTED_COUNTRIES",
         "AccountStatusEnum": "accounts.models.User.Status",
-        "SecondFactorMethodEnum": ["TOTP", "SMS", "RECOVERY_CODE"],
+        "SecondFactorMethodEnum": ["WEBAUTHN", "TOTP", "SMS", "RECOVERY_CODE"],
         "HealthStateEnum": ["ok", "unavailable"],
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
