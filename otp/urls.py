@@ -17,7 +17,7 @@ urlpatterns = [
     ),
     path("otp/methods/webauthn", webauthn_api.WebAuthnMethodApi.as_view(), name="otp-methods-webauthn"),
     path(
-        "otp/methods/webauthn/<int:passkey_id>",
+        "otp/methods/webauthn/<int:id>",
         webauthn_api.WebAuthnPasskeyApi.as_view(),
         name="otp-methods-webauthn-passkey",
     ),

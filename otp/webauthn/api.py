@@ -119,9 +119,9 @@ class WebAuthnPasskeyApi(APIView):
         parameters=[OTP_HEADER],
         responses={200: ProfileSerializer, **error_responses(ErrorCode.NOT_FOUND, *STEP_UP_ERRORS)},
     )
-    def delete(self, request: Request, passkey_id: int) -> Response:
+    def delete(self, request: Request, id: int) -> Response:
         user = services.passkey_delete(
-            user=request.user, passkey_id=passkey_id, otp=otp_header(request), client=client_from(request)
+            user=request.user, passkey_id=id, otp=otp_header(request), client=client_from(request)
         )
         return Response(ProfileSerializer(user).data)
 
