@@ -11,11 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from otp import services as otp_services
-from otp.models import SmsDevice, WebAuthnDevice
 
 from . import notifications
 from .client import Client
@@ -122,17 +119,7 @@ def account_unlock(*, user: User, staff_member: User | None, reason: str, client
     if user.status == User.Status.BLOCKED:
         raise _refusal("The account is blocked: unblock it instead.")
     was_locked = user.effective_status() == User.Status.LOCKED
-    user.status, user.locked_until = User.Status.ACTIVE, None
-    user.otp_failure_count, user.otp_last_failure_at, user.otp_failures_notified = 0, None, False
-    user.save(
-        update_fields=[
-            "status",
-            "locked_until",
-            "otp_failure_count",
-            "otp_last_failure_at",
-            "otp_failures_notified",
-        ]
-    )
+    user.save(update_fields=user.lock_lift())
     login_failures_forget(email=user.email)
     _record(
         user=user,
@@ -154,20 +141,9 @@ def mfa_reset(*, user: User, staff_member: User | None, reason: str, client: Cli
     """
     reason = _reason_clean(reason)
     user = _account_lock_for_change(user, staff_member)
-    removed = []
-    for factor, devices in [
-        ("TOTP", TOTPDevice.objects.filter(user=user)),
-        ("SMS", SmsDevice.objects.filter(user=user)),
-        ("WEBAUTHN", WebAuthnDevice.objects.filter(user=user)),
-        ("RECOVERY_CODES", StaticDevice.objects.filter(user=user)),
-    ]:
-        deleted, _ = devices.delete()
-        if deleted:
-            removed.append(factor)
-    if not removed and not user.has_second_factor:
+    removed = otp_services.factors_remove_all(user=user)
+    if not removed:
         raise _refusal("The account has no second factor to reset.")
-    user.totp_verified_at, user.phone_verified_at, user.passkey_count = None, None, 0
-    user.save(update_fields=["totp_verified_at", "phone_verified_at", "passkey_count"])
     _record(
         user=user,
         type=EventType.MFA_RESET,

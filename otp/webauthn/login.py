@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts import services as account_services
+from accounts.account_state import account_status_check
 from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_logger
@@ -38,7 +39,7 @@ def passwordless_login_verify(*, challenge_id: str, credential: object, client: 
             user=locked, parsed=parsed, challenge=challenge, client=client
         ),
     )
-    account_services.account_status_check(user)
+    account_status_check(user)
     return user
 
 

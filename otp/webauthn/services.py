@@ -45,7 +45,8 @@ from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
-from otp.services import Method, _code_check, _recovery_codes_drop_if_no_factor, step_up_verify
+from otp.services import Method, recovery_codes_drop_if_no_factor, step_up_verify
+from otp.services.verification import _code_check
 
 from .challenges import Purpose, StepUpToken, challenge_consume, challenge_issue, step_up_token_issue
 from .models import WebAuthnDevice, WebAuthnUserHandle
@@ -216,6 +217,8 @@ def _passkey_store(
         backed_up=verified.credential_backed_up,
     )
     user.passkey_count = WebAuthnDevice.objects.filter(user=user).count()
+    # `_code_check` writes back only its own fields.
+    user.save(update_fields=["passkey_count"])
     security_event_record(
         user=user,
         type=EventType.FACTOR_ADDED,
@@ -261,7 +264,7 @@ def passkey_delete(*, user: User, passkey_id: int, otp: str | None, client: Clie
         device.delete()
         user.passkey_count = WebAuthnDevice.objects.filter(user=user).count()
         user.save(update_fields=["passkey_count"])
-        _recovery_codes_drop_if_no_factor(user)
+        recovery_codes_drop_if_no_factor(user)
         security_event_record(
             user=user,
             type=EventType.FACTOR_REMOVED,
