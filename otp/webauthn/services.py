@@ -45,7 +45,12 @@ from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
-from otp.services import Method, recovery_codes_drop_if_no_factor, step_up_verify
+from otp.services import (
+    Method,
+    pending_factors_drop_and_record,
+    recovery_codes_drop_if_no_factor,
+    step_up_verify,
+)
 from otp.services.verification import _code_check
 
 from .challenges import Purpose, StepUpToken, challenge_consume, challenge_issue, step_up_token_issue
@@ -219,6 +224,7 @@ def _passkey_store(
     user.passkey_count = WebAuthnDevice.objects.filter(user=user).count()
     # `_code_check` writes back only its own fields.
     user.save(update_fields=["passkey_count"])
+    pending_factors_drop_and_record(user, keep=Method.WEBAUTHN, client=client)
     security_event_record(
         user=user,
         type=EventType.FACTOR_ADDED,

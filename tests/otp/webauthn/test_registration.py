@@ -263,3 +263,16 @@ def test_removing_an_unknown_or_foreign_passkey_is_not_found(
 def test_the_endpoints_need_a_bearer_token(api_client: APIClient) -> None:
     for method, path in [("post", OPTIONS), ("post", METHOD), ("get", METHOD), ("delete", f"{METHOD}/1")]:
         assert getattr(api_client, method)(path).status_code == 401, path
+
+
+def test_a_passkey_drops_a_factor_still_pending(
+    auth_client: APIClient, user: User, authenticator: SoftwareAuthenticator
+) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    assert auth_client.post("/auth/otp/methods/totp").status_code == 200  # pending, no step-up needed
+
+    assert _register(auth_client, authenticator).status_code == 200
+
+    # Confirming it now would add a second factor without step-up: it is gone.
+    assert not TOTPDevice.objects.filter(user=user).exists()
