@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from otp.phone_numbers import phone_obfuscate
@@ -46,6 +47,10 @@ class ProfileSerializer(serializers.Serializer):
     lastPasswordChangeDate = serializers.DateTimeField()
     hasPasskey = serializers.BooleanField(help_text="Whether the user has at least one passkey.")
     passkeyCount = serializers.IntegerField(min_value=0, help_text="How many passkeys the user has.")
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        help_text="What is sent to the user outside a request is in this language.",
+    )
 
     def to_representation(self, user: User) -> dict[str, Any]:
         device = getattr(user, "sms_device", None)
@@ -64,6 +69,7 @@ class ProfileSerializer(serializers.Serializer):
             "lastPasswordChangeDate": user.password_changed_at,
             "hasPasskey": user.passkey_count > 0,
             "passkeyCount": user.passkey_count,
+            "language": user.language,
         }
         # One shared field formats the dates: `self.fields` would deep-copy every declared
         # field on each call, a fifth of the time of `/auth/me` (docs/benchmarks.md).

@@ -28,6 +28,7 @@ PROFILE = {
     "lastPasswordChangeDate": True,
     "hasPasskey": True,
     "passkeyCount": True,
+    "language": True,  # second wave: "The profile gains `language`"
 }
 PROFILE_DATES = (
     "emailVerificationDate",
@@ -154,6 +155,10 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         ),
     ),
     ("get", "/auth/me"): Operation(200, response=PROFILE, errors=BEARER),
+    # Second wave (API.md "Languages"): the user's language.
+    ("patch", "/auth/me"): Operation(
+        200, body={"language": False}, response=PROFILE, errors=_merge(BEARER, {400: {"validation_error"}})
+    ),
     ("post", "/auth/register"): Operation(
         202,
         body={"email": True, "password": True},
@@ -302,7 +307,7 @@ def test_operation_matches_the_contract(schema: dict[str, Any], method: str, pat
     if expected.body is None:
         assert body is None
     else:
-        assert body["required"] is True
+        assert body.get("required", False) is (method != "patch")  # PATCH changes what it is sent
         assert fields_of(schema, body["content"]["application/json"]["schema"]) == expected.body
 
     headers = {
