@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import StepUpForm
 
@@ -11,8 +12,10 @@ from .services import NAME_MAX_LENGTH
 
 class PasskeyAddForm(StepUpForm):
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         max_length=NAME_MAX_LENGTH,
         required=False,
-        help_text="To tell your passkeys apart, e.g. “Work laptop”. Leave it empty for a name from your browser.",
+        help_text=_(
+            "To tell your passkeys apart, e.g. “Work laptop”. Leave it empty for a name from your browser."
+        ),
     )

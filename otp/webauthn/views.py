@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 
@@ -108,7 +109,7 @@ class PasskeyRegisterView(PasskeyJsonView):
             name=_text(body, "name", services.NAME_MAX_LENGTH),
             client=client_from(request),
         )
-        messages.success(request, "Your passkey is added. You can sign in with it now.")
+        messages.success(request, gettext("Your passkey is added. You can sign in with it now."))
         return JsonResponse({"redirect": reverse("account:security")})
 
 
@@ -158,7 +159,7 @@ def _pending_user_or_refuse(request: HttpRequest) -> Any:
     if user is None:
         raise ServiceError(
             ErrorCode.CHALLENGE_INVALID,
-            detail="Enter your email and password first. A login not finished in time starts over.",
+            detail=gettext("Enter your email and password first. A login not finished in time starts over."),
         )
     return user
 
@@ -201,7 +202,10 @@ class PasskeyAddView(StepUpMixin, ServiceFormView):
 
     def form_valid(self, form: PasskeyAddForm) -> HttpResponse:
         form.add_error(
-            None, "Adding a passkey needs JavaScript. Turn it on, or use a browser that supports passkeys."
+            None,
+            gettext(
+                "Adding a passkey needs JavaScript. Turn it on, or use a browser that supports passkeys."
+            ),
         )
         return self.refusal_response(form, status=400, retry_after=None)
 
@@ -222,4 +226,6 @@ class PasskeyRemoveView(StepUpMixin, ServiceFormView):
         services.passkey_delete(
             user=self.request.user, passkey_id=self.passkey.pk, otp=form.otp, client=client_from(self.request)
         )
-        messages.success(self.request, f"The passkey “{self.passkey.name}” is removed.")
+        messages.success(
+            self.request, gettext("The passkey “%(name)s” is removed.") % {"name": self.passkey.name}
+        )

@@ -54,4 +54,6 @@ def test_the_same_second_factor_assertion_logs_in_once() -> None:
     answers = _at_once(THREADS, lambda: APIClient().post("/auth/login", body, format="json"))
 
     assert [status for status, _ in answers].count(200) == 1, answers
-    assert {answer for answer in answers if answer[0] != 200} <= {(400, "challenge_invalid")}, answers
+    # Concurrent password checks of one email may also meet the login throttle's reservation.
+    refusals = {(400, "challenge_invalid"), (429, "login_throttled")}
+    assert {answer for answer in answers if answer[0] != 200} <= refusals, answers
