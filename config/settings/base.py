@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 import environ
 
+from config.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -41,6 +43,9 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    # Observability, outermost so it sees every answer: the request id (X-Request-ID), request
+    # metrics and one log line per request (config/middleware.py). No database or cache access.
+    "config.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -141,7 +146,8 @@ SERVICE_NAME = env.str("SERVICE_NAME", default="Auth Service")
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 
 # --- Passkeys (WebAuthn) -----------------------------------------------------------
-_PUBLIC_BASE = urlsplit(PUBLIC_BASE_URL)
+# An empty PUBLIC_BASE_URL (discovery then uses the request's origin) leaves the local relying party.
+_PUBLIC_BASE = urlsplit(PUBLIC_BASE_URL or "http://localhost:8000")
 WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default=_PUBLIC_BASE.hostname or "localhost")
 WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default=SERVICE_NAME)
 WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=[f"{_PUBLIC_BASE.scheme}://{_PUBLIC_BASE.netloc}"])
@@ -225,7 +231,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.IdTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["accounts.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "accounts.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
@@ -260,16 +266,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.request": {"level": "ERROR"},
-    },
-}
+# --- Logs and metrics ----------------------------------------------------------------
+# `json`: one JSON object per line (production's default), `plain` text otherwise (config/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404 for all.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Regions tried, in order, when staff search for a phone typed without its calling code.
 PHONE_SEARCH_REGIONS = env.list("PHONE_SEARCH_REGIONS", default=["US", "GB", "ES", "FR", "DE"])
