@@ -257,6 +257,7 @@ SPECTACULAR_SETTINGS = {
         "AccountStatusEnum": "accounts.models.User.Status",
         "SecondFactorMethodEnum": "otp.methods.METHOD_CHOICES",
         "HealthStateEnum": ["ok", "unavailable"],
+        "LanguageEnum": LANGUAGES,
     },
     # Swagger UI's assets from the pinned drf-spectacular-sidecar package, served as our own
     # static files: no CDN, and the page keeps the site's Content-Security-Policy.
