@@ -7,7 +7,6 @@ setting can be overridden from the environment (or on the command line, which wi
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import multiprocessing
 import os
 import sys
@@ -57,7 +56,5 @@ def post_fork(server: object, worker: object) -> None:
 
 
 # --- Metrics hooks --------------------------------------------------------------------------
-# config/gunicorn_metrics.py (the metrics change) provides the server hooks `on_starting` and
-# `child_exit` (multiprocess Prometheus metrics); they are used when that module is present.
-if importlib.util.find_spec("config.gunicorn_metrics") is not None:
-    from config.gunicorn_metrics import child_exit, on_starting  # noqa: F401
+# Server hooks of the multiprocess Prometheus metrics: a clean directory at start, dead workers marked.
+from config.gunicorn_metrics import child_exit, on_starting  # noqa: E402, F401
