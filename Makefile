@@ -13,7 +13,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## Serve on http://127.0.0.1:8000 with SQLite and console email/SMS.
+## Serve on http://localhost:8000 (bound to 127.0.0.1, where localhost resolves) with SQLite and
+## console email/SMS. Passkeys need the name localhost: browsers refuse WebAuthn on 127.0.0.1.
 run: $(VENV)/.installed
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py runserver 127.0.0.1:8000

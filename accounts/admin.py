@@ -33,7 +33,7 @@ from django_otp.admin import OTPAdminSite
 from django_otp.plugins.otp_static.models import StaticToken
 
 from otp import services as otp_services
-from otp.admin import RecoveryCodesInline, SmsDeviceInline, TotpDeviceInline
+from otp.admin import PasskeyInline, RecoveryCodesInline, SmsDeviceInline, TotpDeviceInline
 from otp.phone_numbers import phone_search_forms
 
 from . import services, support
@@ -339,7 +339,14 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
         "An email, or its beginning; or a phone number as the user says it (+34 612 34 56 78, 612345678)."
     )
     ordering = ["-pk"]
-    inlines = [TotpDeviceInline, SmsDeviceInline, RecoveryCodesInline, UserSessionInline, TrustedDeviceInline]
+    inlines = [
+        PasskeyInline,
+        TotpDeviceInline,
+        SmsDeviceInline,
+        RecoveryCodesInline,
+        UserSessionInline,
+        TrustedDeviceInline,
+    ]
     actions = list(SUPPORT_ACTIONS)
     filter_horizontal = ["groups", "user_permissions"]
     fieldsets = USER_FIELDSETS

@@ -40,6 +40,13 @@ def otp_header(request: Request) -> str | None:
     return value or None
 
 
+class WebAuthnAssertionSerializer(serializers.Serializer):
+    """`{challengeId, credential}`: the answer of `navigator.credentials.get()` as `toJSON()` gives it."""
+
+    challengeId = serializers.CharField(max_length=64)
+    credential = serializers.DictField(help_text="PublicKeyCredential.toJSON()")
+
+
 class TokensSerializer(serializers.Serializer):
     idToken = serializers.CharField()
     refreshToken = serializers.CharField()
@@ -70,7 +77,11 @@ class LoginApi(APIView):
         otpMethod = serializers.ChoiceField(
             choices=METHOD_CHOICES,
             required=False,
-            help_text="`SMS` sends a login code to the verified phone (answered by 403 otp_required).",
+            help_text="`SMS` sends a login code to the verified phone; `WEBAUTHN` asks for a passkey "
+            "challenge (both answered by 403 otp_required).",
+        )
+        webauthn = WebAuthnAssertionSerializer(
+            required=False, help_text="A passkey as the second factor, instead of `x-otp`."
         )
         trustDevice = serializers.BooleanField(
             default=False,
@@ -101,6 +112,8 @@ class LoginApi(APIView):
                 ErrorCode.OTP_THROTTLED,
                 ErrorCode.OTP_ATTEMPTS_EXHAUSTED,
                 ErrorCode.SMS_UNAVAILABLE,
+                ErrorCode.WEBAUTHN_INVALID,
+                ErrorCode.CHALLENGE_INVALID,
                 bearer=False,
             ),
         },
@@ -109,6 +122,7 @@ class LoginApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         tokens = services.login(
+            webauthn=data.validated_data.get("webauthn"),
             email=data.validated_data["email"],
             password=data.validated_data["password"],
             otp=otp_header(request),

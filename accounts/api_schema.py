@@ -81,6 +81,15 @@ def _error_serializer(codes: tuple[str, ...]) -> serializers.Serializer:
         fields["methods"] = serializers.ListField(
             child=serializers.ChoiceField(choices=METHOD_CHOICES), required=False
         )
+        fields["webauthn"] = inline_serializer(
+            "WebAuthnSecondFactorChallenge",
+            {
+                "challengeId": serializers.CharField(),
+                "publicKey": serializers.DictField(help_text="PublicKeyCredentialRequestOptionsJSON"),
+            },
+            required=False,
+            help_text='With `otpMethod: "WEBAUTHN"`: the challenge to sign with one of the passkeys.',
+        )
         fields["channel"] = serializers.ChoiceField(choices=["SMS"], required=False)
         fields["validUntil"] = serializers.DateTimeField(required=False)
     return inline_serializer(name, fields)

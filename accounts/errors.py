@@ -40,6 +40,8 @@ class ErrorCode(StrEnum):
     MFA_NOT_ENABLED = "mfa_not_enabled"
     SMS_UNAVAILABLE = "sms_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    WEBAUTHN_INVALID = "webauthn_invalid"
+    CHALLENGE_INVALID = "challenge_invalid"
     NOT_FOUND = "not_found"
 
 
@@ -76,6 +78,9 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, StrOrPromise]] = {
     ErrorCode.MFA_NOT_ENABLED: (400, _("Set up an authenticator app or a phone first.")),
     ErrorCode.SMS_UNAVAILABLE: (503, _("Text messages cannot be sent right now. Try again later.")),
     ErrorCode.SERVICE_UNAVAILABLE: (503, _("The service is temporarily unavailable.")),
+    # 403 at login, second factor and step-up; registration answers it with 400.
+    ErrorCode.WEBAUTHN_INVALID: (403, _("The passkey could not be verified.")),
+    ErrorCode.CHALLENGE_INVALID: (400, _("The challenge is unknown, expired or already used. Start again.")),
     ErrorCode.NOT_FOUND: (404, _("Nothing with this id belongs to the account.")),
 }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.urls import reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -119,6 +120,7 @@ class CodeForm(PageForm):
 
 
 METHOD_LABELS = {
+    Method.WEBAUTHN: (_("Passkey"), _("Confirm with your passkey: your fingerprint, face or screen lock.")),
     Method.TOTP: (_("Code from your authenticator app"), _("The 6-digit code the app shows now.")),
     Method.SMS: (_("Code we texted you"), _("The 6-digit code in the text message.")),
     Method.RECOVERY_CODE: (_("Recovery code"), _("One of the codes you saved; each works once.")),
@@ -154,7 +156,20 @@ class StepUpForm(PageForm):
 
     def __init__(self, *args: Any, user: User, method: Method, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if user.has_second_factor:
+        if user.has_second_factor and method == Method.WEBAUTHN:
+            # Filled by static/js/passkeys.js with the token of a passkey step-up.
+            self.fields["otp"] = forms.CharField(
+                required=False,
+                max_length=CODE_MAX_LENGTH,
+                widget=forms.HiddenInput(
+                    attrs={
+                        "data-passkey-step-up": "",
+                        "data-options-url": reverse("account:passkey-step-up-options"),
+                        "data-url": reverse("account:passkey-step-up"),
+                    }
+                ),
+            )
+        elif user.has_second_factor:
             label, help_text = METHOD_LABELS[method]
             self.fields["otp"] = forms.CharField(
                 label=label, help_text=help_text, max_length=CODE_MAX_LENGTH, widget=code_widget(method)

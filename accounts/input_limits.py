@@ -9,5 +9,7 @@ from __future__ import annotations
 
 EMAIL_MAX_LENGTH = 254  # RFC 5321's path limit, and the model field's
 PASSWORD_INPUT_MAX_LENGTH = 4096
-CODE_MAX_LENGTH = 32  # a 6-digit code or a recovery code, typed with dashes or spaces
+# A 6-digit code, a recovery code typed with dashes or spaces, or the 43-character token of a
+# passkey step-up.
+CODE_MAX_LENGTH = 64
 PHONE_INPUT_MAX_LENGTH = 64  # as typed, with spaces and punctuation; stored as E.164

@@ -61,6 +61,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     email_verified_at = models.DateTimeField(null=True, blank=True)
     totp_verified_at = models.DateTimeField(null=True, blank=True)
     phone_verified_at = models.DateTimeField(null=True, blank=True)
+    # The user's passkeys, counted here for the same reason (kept by otp.webauthn.services).
+    passkey_count = models.PositiveSmallIntegerField(default=0)
 
     last_login_device = models.CharField(max_length=512, blank=True, default="")
     # What is sent to the user outside a request is written in this language.
@@ -143,7 +145,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def has_second_factor(self) -> bool:
-        return self.totp_verified_at is not None or self.phone_verified_at is not None
+        return (
+            self.totp_verified_at is not None or self.phone_verified_at is not None or self.passkey_count > 0
+        )
 
     @property
     def email_verified(self) -> bool:
@@ -203,6 +207,7 @@ class SecurityEvent(models.Model):
         TRUSTED_DEVICE_ADDED = "TRUSTED_DEVICE_ADDED", "Device trusted"
         TRUSTED_DEVICE_USED = "TRUSTED_DEVICE_USED", "Trusted device used"
         TRUSTED_DEVICE_REMOVED = "TRUSTED_DEVICE_REMOVED", "Trusted device removed"
+        PASSKEY_COUNTER_REGRESSED = "PASSKEY_COUNTER_REGRESSED", "Passkey signature counter went backwards"
 
     class Actor(models.TextChoices):
         USER = "USER", "The user"

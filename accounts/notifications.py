@@ -39,13 +39,16 @@ def _notify(*, user: User, template: str, context: dict[str, Any] | None = None)
     transaction.on_commit(lambda: work_in_background(send))
 
 
-def factor_added_notify(*, user: User, factor: str, phone: str = "") -> None:
-    """`factor` is `TOTP` or `SMS`; `phone` the obfuscated number of an SMS factor."""
-    _notify(user=user, template="factor_added", context={"factor": factor, "phone": phone})
+def factor_added_notify(*, user: User, factor: str, phone: str = "", passkey: str = "") -> None:
+    """`factor` is `TOTP`, `SMS` or `WEBAUTHN`; `phone` the obfuscated number of an SMS factor,
+    `passkey` the name of a passkey."""
+    _notify(
+        user=user, template="factor_added", context={"factor": factor, "phone": phone, "passkey": passkey}
+    )
 
 
-def factor_removed_notify(*, user: User, factor: str) -> None:
-    _notify(user=user, template="factor_removed", context={"factor": factor})
+def factor_removed_notify(*, user: User, factor: str, passkey: str = "") -> None:
+    _notify(user=user, template="factor_removed", context={"factor": factor, "passkey": passkey})
 
 
 def mfa_reset_notify(*, user: User) -> None:

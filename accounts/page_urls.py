@@ -6,6 +6,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from otp import views as factor_views
+from otp.webauthn import views as passkey_views
 
 from . import session_views, views
 
@@ -49,4 +50,41 @@ urlpatterns = [
     path("account/phone/code/", factor_views.PhoneCodeSendView.as_view(), name="phone-code"),
     path("account/phone/remove/", factor_views.PhoneRemoveView.as_view(), name="phone-remove"),
     path("account/recovery-codes/", factor_views.RecoveryCodesView.as_view(), name="recovery-codes"),
+    # Passkeys: the pages, and the JSON steps static/js/passkeys.js calls with the session.
+    path("account/passkeys/add/", passkey_views.PasskeyAddView.as_view(), name="passkey-add"),
+    path(
+        "account/passkeys/<int:passkey_id>/remove/",
+        passkey_views.PasskeyRemoveView.as_view(),
+        name="passkey-remove",
+    ),
+    path(
+        "account/passkeys/add/options/",
+        passkey_views.PasskeyRegisterOptionsView.as_view(),
+        name="passkey-register-options",
+    ),
+    path(
+        "account/passkeys/add/complete/", passkey_views.PasskeyRegisterView.as_view(), name="passkey-register"
+    ),
+    path(
+        "account/passkeys/step-up/options/",
+        passkey_views.PasskeyStepUpOptionsView.as_view(),
+        name="passkey-step-up-options",
+    ),
+    path("account/passkeys/step-up/", passkey_views.PasskeyStepUpView.as_view(), name="passkey-step-up"),
+    path(
+        "account/login/passkey/options/",
+        passkey_views.PasskeyLoginOptionsView.as_view(),
+        name="passkey-login-options",
+    ),
+    path("account/login/passkey/", passkey_views.PasskeyLoginView.as_view(), name="passkey-login"),
+    path(
+        "account/login/code/passkey/options/",
+        passkey_views.PasskeySecondFactorOptionsView.as_view(),
+        name="passkey-second-factor-options",
+    ),
+    path(
+        "account/login/code/passkey/",
+        passkey_views.PasskeySecondFactorView.as_view(),
+        name="passkey-second-factor",
+    ),
 ]

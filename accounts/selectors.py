@@ -18,6 +18,8 @@ from otp.services import (
     recovery_codes_remaining,
     totp_enrolment_of,
 )
+from otp.webauthn.models import WebAuthnDevice
+from otp.webauthn.selectors import passkey_last_used, passkeys_of
 
 from .devices import device_label
 from .models import SecurityEvent, TrustedDevice, User, UserSession
@@ -38,6 +40,7 @@ class SecuritySummary:
     last_login_device: str
     sessions: list[SessionListed]
     trusted_devices: list[TrustedDeviceListed]
+    passkeys: list[WebAuthnDevice]
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def security_summary(
             TrustedDeviceListed(device, current=this_device is not None and device.pk == this_device.pk)
             for device in trusted_devices_live_of(user=user)
         ],
+        passkeys=list(passkeys_of(user)) if user.passkey_count else [],
     )
 
 
@@ -119,4 +123,6 @@ def second_factor_device(user: User, method: Method) -> Device | None:
         return TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if method == Method.SMS:
         return SmsDevice.objects.filter(user=user, confirmed=True).first()
+    if method == Method.WEBAUTHN:
+        return passkey_last_used(user)
     return StaticDevice.objects.filter(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True).first()

@@ -45,6 +45,8 @@ class ProfileSerializer(serializers.Serializer):
         allow_blank=True, help_text="User-Agent of the last login (of the sign-up before)."
     )
     lastPasswordChangeDate = serializers.DateTimeField()
+    hasPasskey = serializers.BooleanField(help_text="Whether the user has at least one passkey.")
+    passkeyCount = serializers.IntegerField(min_value=0, help_text="How many passkeys the user has.")
     language = serializers.ChoiceField(
         choices=settings.LANGUAGES,
         help_text="What is sent to the user outside a request is in this language.",
@@ -65,12 +67,14 @@ class ProfileSerializer(serializers.Serializer):
             "status": user.effective_status(),
             "lastLoggedDevice": user.last_login_device,
             "lastPasswordChangeDate": user.password_changed_at,
+            "hasPasskey": user.passkey_count > 0,
+            "passkeyCount": user.passkey_count,
             "language": user.language,
         }
         # One shared field formats the dates: `self.fields` would deep-copy every declared
         # field on each call, a fifth of the time of `/auth/me` (docs/benchmarks.md).
         return {
-            name: _DATE_TIME.to_representation(value) if not isinstance(value, str | bool) else value
+            name: _DATE_TIME.to_representation(value) if not isinstance(value, str | bool | int) else value
             for name, value in values.items()
             if value is not None
         }

@@ -22,6 +22,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework_simplejwt.exceptions import TokenError
 
 from otp import services as otp_services
+from otp.webauthn import services as webauthn_services
 
 from . import notifications
 from .account_state import account_may_authenticate, account_status_check
@@ -34,8 +35,10 @@ from .models import RevokedToken, SecurityEvent, User, UserSession, email_normal
 from .sessions import api_session_end_quietly, session_id_parse, sessions_end_all
 from .throttles import login_attempt_reserve, login_failures_forget, login_ip_failure_record
 from .tokens import (
+    AMR_PASSKEY,
     AMR_PASSWORD,
     AMR_PASSWORD_AND_OTP,
+    AMR_PASSWORD_AND_PASSKEY,
     AMR_PASSWORD_AND_TRUSTED_DEVICE,
     IssuedTokens,
     RefreshToken,
@@ -136,6 +139,13 @@ def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceEr
         return ServiceError(ErrorCode.OTP_REQUIRED, methods=methods)
     if otp_method not in methods:
         return ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+    if otp_method == otp_services.Method.WEBAUTHN:
+        options = webauthn_services.second_factor_options_generate(user=user)
+        return ServiceError(
+            ErrorCode.OTP_REQUIRED,
+            methods=methods,
+            webauthn={"challengeId": options.challenge_id, "publicKey": options.public_key},
+        )
     if otp_method != otp_services.Method.SMS:
         return ServiceError(ErrorCode.OTP_REQUIRED, methods=methods)
     sent = otp_services.login_sms_code_send(user=user)
@@ -164,13 +174,30 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
 
 
 def login_second_factor(
-    *, user: User, otp: str | None, otp_method: str | None, client: Client
+    *,
+    user: User,
+    otp: str | None,
+    otp_method: str | None,
+    client: Client,
+    webauthn: dict | None = None,
 ) -> otp_services.Method | None:
-    """The second step, for accounts with a verified factor: the method that passed, or None."""
+    """The second step, for accounts with a verified factor: the method that passed, or None.
+
+    `webauthn` is `{challengeId, credential}`: a passkey assertion instead of an `x-otp` code.
+    """
     if not user.has_second_factor:
         if otp_method is not None:
             raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
         return None
+    if webauthn is not None:
+        if not user.passkey_count:
+            raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+        return webauthn_services.second_factor_verify(
+            user=user,
+            challenge_id=webauthn["challengeId"],
+            credential=webauthn["credential"],
+            client=client,
+        )
     if otp is None:
         raise _second_factor_challenge(user=user, otp_method=otp_method)
     # State before code: a method the account has not verified is refused before any check.
@@ -181,7 +208,12 @@ def login_second_factor(
 
 
 def login_record(
-    *, user: User, method: otp_services.Method | None, client: Client, trusted_device: bool = False
+    *,
+    user: User,
+    method: otp_services.Method | None,
+    client: Client,
+    trusted_device: bool = False,
+    passwordless: bool = False,
 ) -> list[str]:
     """Note the login on the account and in the audit trail; the `amr` of its tokens."""
     user.last_login, user.last_login_device = timezone.now(), client.user_agent
@@ -189,9 +221,12 @@ def login_record(
     fields = ["last_login", "last_login_device", *user.lock_lift_if_expired(user.last_login)]
     User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
     factor = method.lower() if method else ("trusted_device" if trusted_device else "password")
-    security_event_record(
-        user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details={"factor": factor}
-    )
+    details = {"factor": factor, "passwordless": True} if passwordless else {"factor": factor}
+    security_event_record(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details=details)
+    if passwordless:
+        return AMR_PASSKEY
+    if method == otp_services.Method.WEBAUTHN:
+        return AMR_PASSWORD_AND_PASSKEY
     if method:
         return AMR_PASSWORD_AND_OTP
     return AMR_PASSWORD_AND_TRUSTED_DEVICE if trusted_device else AMR_PASSWORD
@@ -211,6 +246,7 @@ def login(
     otp: str | None,
     otp_method: str | None,
     client: Client,
+    webauthn: dict | None = None,
     device_token: str | None = None,
     trust_device: bool = False,
 ) -> IssuedTokens:
@@ -218,7 +254,9 @@ def login(
     user = login_password_verify(email=email, password=password, client=client)
     trusted = login_trusted_device_use(user=user, device_token=device_token, client=client)
     method = (
-        None if trusted else login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client)
+        None
+        if trusted
+        else login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client, webauthn=webauthn)
     )
     amr = login_record(user=user, method=method, client=client, trusted_device=trusted)
     tokens = tokens_for_login(user, amr=amr, client=client)

@@ -136,7 +136,7 @@ def account_unlock(*, user: User, staff_member: User | None, reason: str, client
 
 @transaction.atomic
 def mfa_reset(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
-    """For a user who lost every factor: remove TOTP, phone and recovery codes; sign out everywhere.
+    """For a user who lost every factor: remove TOTP, phone, passkeys and recovery codes; sign out everywhere.
 
     The user logs in with the password alone afterwards and sets up a factor again.
     """

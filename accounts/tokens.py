@@ -31,6 +31,9 @@ AMR_PASSWORD = ["pwd"]
 AMR_PASSWORD_AND_OTP = ["pwd", "otp"]
 # A password on a device the user trusts: no fresh second factor (docs/api-decisions.md).
 AMR_PASSWORD_AND_TRUSTED_DEVICE = ["pwd", "trusted_device"]
+# RFC 8176: `pop` is proof of possession of a key (a passkey); with user verification, `mfa`.
+AMR_PASSWORD_AND_PASSKEY = ["pwd", "pop"]
+AMR_PASSKEY = ["pop", "mfa"]
 
 
 class KeyedTokenBackend(TokenBackend):

@@ -118,14 +118,23 @@ def session_verify_with(request: HttpRequest, method: Method) -> None:
 
 
 def login_complete(
-    request: HttpRequest, user: User, *, method: Method | None, next_url: str, trusted_device: bool = False
+    request: HttpRequest,
+    user: User,
+    *,
+    method: Method | None,
+    next_url: str,
+    trusted_device: bool = False,
+    passwordless: bool = False,
 ) -> HttpResponse:
-    """Both steps passed: record the login, open a fresh session, verified by the factor used.
-
-    A login on a trusted device is not verified: changing a factor still asks for a code.
-    """
+    """Both steps passed (or a passkey alone): record the login, open a fresh session, verified by
+    the factor used. A login on a trusted device is not verified: changing a factor still asks
+    for a code."""
     amr = services.login_record(
-        user=user, method=method, client=client_from(request), trusted_device=trusted_device
+        user=user,
+        method=method,
+        client=client_from(request),
+        trusted_device=trusted_device,
+        passwordless=passwordless,
     )
     auth_login(request, user)
     if method is not None:

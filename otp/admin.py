@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import SmsDevice
+from .models import SmsDevice, WebAuthnDevice
 
 for device_model in (TOTPDevice, StaticDevice):
     if admin.site.is_registered(device_model):
@@ -59,3 +59,12 @@ class RecoveryCodesInline(ReadOnlyDeviceInline):
     @admin.display(description="codes left")
     def codes_left(self, device: StaticDevice) -> int:
         return device.codes_left_count
+
+
+class PasskeyInline(ReadOnlyDeviceInline):
+    """Passkeys: what support needs to recognise one; the public key is of no use here."""
+
+    model = WebAuthnDevice
+    verbose_name = "passkey"
+    verbose_name_plural = "passkeys"
+    fields = readonly_fields = ["name", "created_at", "last_used_at", "aaguid", "backed_up"]

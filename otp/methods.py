@@ -16,6 +16,7 @@ class Channel(StrEnum):
 class Method(StrEnum):
     """Second factors a user can log in or step up with, in the order they are offered."""
 
+    WEBAUTHN = "WEBAUTHN"
     TOTP = "TOTP"
     SMS = "SMS"
     RECOVERY_CODE = "RECOVERY_CODE"

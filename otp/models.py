@@ -93,3 +93,17 @@ class EmailCodeDevice(HashedCodeDevice):
 
     def get_cooldown_duration(self) -> int:
         return settings.EMAIL_RESEND_COOLDOWN_SECONDS
+
+
+# Passkeys live in their own sub-package; imported here so that the `otp` app owns their tables.
+from .webauthn.models import WebAuthnDevice, WebAuthnUserHandle  # noqa: E402
+
+__all__ = [
+    "CodePurpose",
+    "EmailCodeDevice",
+    "HashedCodeDevice",
+    "SmsDevice",
+    "WebAuthnDevice",
+    "WebAuthnUserHandle",
+    "code_digest",
+]

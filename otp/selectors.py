@@ -22,8 +22,11 @@ class TotpEnrolment:
 
 
 def second_factor_methods(user: User) -> list[Method]:
-    """The verified factors of `user`, TOTP first (SMS is a restricted authenticator)."""
+    """The verified factors of `user`: passkeys (phishing-resistant) first, then TOTP, then SMS
+    (a restricted authenticator)."""
     methods = []
+    if user.passkey_count:
+        methods.append(Method.WEBAUTHN)
     if user.totp_verified_at:
         methods.append(Method.TOTP)
     if user.phone_verified_at:

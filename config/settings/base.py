@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -142,7 +143,18 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Auth Service <no-rep
 EMAIL_SEND_IN_BACKGROUND = env.bool("EMAIL_SEND_IN_BACKGROUND", default=True)
 SERVICE_NAME = env.str("SERVICE_NAME", default="Auth Service")
 # Absolute origin used in links sent by email (password reset, "change your password").
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# `localhost`, not 127.0.0.1: browsers refuse WebAuthn on an IP address.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
+
+# --- Passkeys (WebAuthn) -----------------------------------------------------------
+# An empty PUBLIC_BASE_URL (discovery then uses the request's origin) leaves the local relying party.
+_PUBLIC_BASE = urlsplit(PUBLIC_BASE_URL or "http://localhost:8000")
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default=_PUBLIC_BASE.hostname or "localhost")
+WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default=SERVICE_NAME)
+WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=[f"{_PUBLIC_BASE.scheme}://{_PUBLIC_BASE.netloc}"])
+# Registration, login, second factor and step-up challenges, and the step-up tokens, in seconds.
+WEBAUTHN_CHALLENGE_SECONDS = env.int("WEBAUTHN_CHALLENGE_SECONDS", default=5 * 60)
+WEBAUTHN_STEP_UP_TOKEN_SECONDS = env.int("WEBAUTHN_STEP_UP_TOKEN_SECONDS", default=5 * 60)
 
 # --- SMS -----------------------------------------------------------------------------
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")

@@ -16,6 +16,7 @@ from .delivery import (
 )
 from .enrolment import (
     factors_remove_all,
+    recovery_codes_drop_if_no_factor,
     recovery_codes_generate,
     sms_device_add,
     sms_device_delete,
@@ -45,6 +46,7 @@ __all__ = [
     "otp_delay_remaining",
     "pending_factors_drop_and_record",
     "recovery_code_digest",
+    "recovery_codes_drop_if_no_factor",
     "recovery_codes_generate",
     "recovery_codes_remaining",
     "second_factor_methods",

@@ -20,7 +20,7 @@ from accounts.models import SecurityEvent, User
 from accounts.trusted_devices import trusted_devices_revoke_all
 
 from ..methods import Method
-from ..models import CodePurpose, SmsDevice
+from ..models import CodePurpose, SmsDevice, WebAuthnDevice
 from ..phone_numbers import phone_obfuscate, phone_parse_mobile
 from ..recovery_codes import (
     RECOVERY_DEVICE_NAME,
@@ -128,13 +128,17 @@ def _factors_delete(user: User, methods: list[Method]) -> list[str]:
             removed.append(method)
         setattr(user, verified_field, None)
         fields.append(verified_field)
-    if (
-        not user.has_second_factor
-        and StaticDevice.objects.filter(user=user, name=RECOVERY_DEVICE_NAME).delete()[0]
-    ):
+    if recovery_codes_drop_if_no_factor(user):
         removed.append("RECOVERY_CODES")
     user.save(update_fields=fields)
     return removed
+
+
+def recovery_codes_drop_if_no_factor(user: User) -> bool:
+    """Recovery codes exist only beside a verified factor: they go with the last one."""
+    if user.has_second_factor:
+        return False
+    return StaticDevice.objects.filter(user=user, name=RECOVERY_DEVICE_NAME).delete()[0] > 0
 
 
 def _factor_remove(
@@ -171,4 +175,8 @@ def sms_device_delete(*, user: User, otp: str | None, client: Client) -> User:
 def factors_remove_all(*, user: User) -> list[str]:
     """Every factor of the locked `user` goes, pending or verified, with the recovery codes
     (support's MFA reset). The caller records and notifies; returns what was removed."""
-    return _factors_delete(user, list(FACTOR_DEVICES))
+    passkeys_deleted = WebAuthnDevice.objects.filter(user=user).delete()[0]
+    user.passkey_count = 0
+    user.save(update_fields=["passkey_count"])
+    removed = _factors_delete(user, list(FACTOR_DEVICES))
+    return [Method.WEBAUTHN, *removed] if passkeys_deleted else removed

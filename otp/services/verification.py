@@ -37,6 +37,7 @@ from ..recovery_codes import (
     recovery_code_digest,
     recovery_code_normalize,
 )
+from ..webauthn.challenges import looks_like_step_up_token, step_up_token_redeem
 
 SIX_DIGITS = re.compile(r"[0-9]{6}")
 EventType = SecurityEvent.Type
@@ -220,8 +221,9 @@ def step_up_verify(*, user: User, otp: str | None, client: Client) -> None:
     """The one rule for sensitive changes (API.md "Second factors and step-up").
 
     A user with a verified factor must send a fresh code from it: a TOTP code, the latest
-    step-up SMS code or an unused recovery code. Missing or wrong is refused and counted.
-    Call it before, not inside, the transaction of the change it guards.
+    step-up SMS code, an unused recovery code or the token of a passkey step-up. Missing or
+    wrong is refused and counted. Call it before, not inside, the transaction of the change
+    it guards.
     """
     if not user.has_second_factor:
         return
@@ -229,12 +231,15 @@ def step_up_verify(*, user: User, otp: str | None, client: Client) -> None:
         user_id=user.pk,
         client=client,
         context="step-up",
-        check=lambda locked: (
-            _factor_matching(locked, otp, sms_purpose=CodePurpose.STEP_UP, methods=None, client=client)
-            if otp
-            else None
-        ),
+        check=lambda locked: _step_up_factor_matching(locked, otp, client=client) if otp else None,
     )
+
+
+def _step_up_factor_matching(user: User, code: str, *, client: Client) -> Method | None:
+    """A step-up `x-otp`: a code of any factor, or the single-use token of a passkey step-up."""
+    if user.passkey_count and looks_like_step_up_token(code):
+        return Method.WEBAUTHN if step_up_token_redeem(user_id=user.pk, token=code) else None
+    return _factor_matching(user, code, sms_purpose=CodePurpose.STEP_UP, methods=None, client=client)
 
 
 # --- confirming channels ------------------------------------------------------------------

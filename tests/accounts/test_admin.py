@@ -513,6 +513,7 @@ def test_the_support_group_can_view_and_run_the_actions_only() -> None:
         "accounts.view_usersession",
         "accounts.view_trusteddevice",
         "otp.view_smsdevice",
+        "otp.view_webauthndevice",
         "otp_totp.view_totpdevice",
         "otp_static.view_staticdevice",
     }

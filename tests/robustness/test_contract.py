@@ -26,6 +26,8 @@ PROFILE = {
     "status": True,
     "lastLoggedDevice": True,
     "lastPasswordChangeDate": True,
+    "hasPasskey": True,
+    "passkeyCount": True,
     "language": True,  # second wave: "The profile gains `language`"
 }
 PROFILE_DATES = (
@@ -36,6 +38,12 @@ PROFILE_DATES = (
     "lastPasswordChangeDate",
 )
 STEP_UP = {403: {"otp_invalid", "account_locked"}, 429: {"otp_throttled"}}
+CEREMONY = {"challengeId": True, "publicKey": True}
+PASSKEY_CHECK = {
+    400: {"validation_error", "challenge_invalid"},
+    403: {"account_locked"},
+    429: {"otp_throttled"},
+}
 BEARER = {401: {"not_authenticated", "token_not_valid"}}
 
 
@@ -63,17 +71,18 @@ def _merge(*error_sets: dict[int, set[str]]) -> dict[int, set[str]]:
 CONTRACT: dict[tuple[str, str], Operation] = {
     ("post", "/auth/login"): Operation(
         200,
-        body={"email": True, "password": True, "otpMethod": False, "trustDevice": False},
+        body={"email": True, "password": True, "otpMethod": False, "webauthn": False, "trustDevice": False},
         response={"idToken": True, "refreshToken": True, "deviceToken": False},
         otp_header=False,
         other_headers={"x-device-token": False},
         bearer=False,
         errors={
-            400: {"validation_error", "method_not_allowed"},
+            400: {"validation_error", "method_not_allowed", "challenge_invalid"},
             403: {
                 "authentication_failed",
                 "otp_required",
                 "otp_invalid",
+                "webauthn_invalid",
                 "account_blocked",
                 "account_locked",
             },
@@ -211,6 +220,37 @@ CONTRACT: dict[tuple[str, str], Operation] = {
     ("get", "/healthz"): Operation(
         200, response={"status": True, "database": True, "cache": True}, bearer=False
     ),
+    # Second wave: passkeys (WebAuthn).
+    ("post", "/auth/otp/methods/webauthn/options"): Operation(
+        200, response=CEREMONY, otp_header=False, errors=_merge(BEARER, STEP_UP)
+    ),
+    ("post", "/auth/otp/methods/webauthn"): Operation(
+        200,
+        body={"challengeId": True, "credential": True, "name": False},
+        response=PROFILE,
+        errors=_merge(BEARER, PASSKEY_CHECK, {400: {"webauthn_invalid"}}),
+    ),
+    ("get", "/auth/otp/methods/webauthn"): Operation(200, response={"passkeys": True}, errors=BEARER),
+    ("delete", "/auth/otp/methods/webauthn/{id}"): Operation(
+        200, response=PROFILE, otp_header=False, errors=_merge(BEARER, STEP_UP, {404: {"not_found"}})
+    ),
+    ("post", "/auth/login/webauthn/options"): Operation(200, response=CEREMONY, bearer=False),
+    ("post", "/auth/login/webauthn"): Operation(
+        200,
+        body={"challengeId": True, "credential": True},
+        response={"idToken": True, "refreshToken": True},
+        bearer=False,
+        errors=_merge(PASSKEY_CHECK, {403: {"webauthn_invalid", "account_blocked"}}),
+    ),
+    ("post", "/auth/otp/webauthn/step-up/options"): Operation(
+        200, response=CEREMONY, errors=_merge(BEARER, {400: {"method_not_allowed"}})
+    ),
+    ("post", "/auth/otp/webauthn/step-up"): Operation(
+        200,
+        body={"challengeId": True, "credential": True},
+        response={"stepUpToken": True, "validUntil": True},
+        errors=_merge(BEARER, PASSKEY_CHECK, {403: {"webauthn_invalid"}}),
+    ),
 }
 # Served beyond API.md; a new endpoint is added here once its schema has been looked at.
 BEYOND_API_MD: dict[tuple[str, str], Operation] = {
@@ -234,6 +274,7 @@ OPERATIONS = {**CONTRACT, **BEYOND_API_MD}
 # Where a code is answered with another status than the catalogue's, and why.
 STATUS_EXCEPTIONS = {
     ("/auth/password/reset/confirm", "token_not_valid"): 400,  # a bad reset link is bad input
+    ("/auth/otp/methods/webauthn", "webauthn_invalid"): 400,  # API.md: 400 at registration
 }
 
 
@@ -361,7 +402,7 @@ def test_country_enum_is_every_libphonenumber_region(schema: dict[str, Any]) -> 
 def test_the_other_enums(schema: dict[str, Any]) -> None:
     paths = schema["paths"]
     login = json_schema(schema, paths["/auth/login"]["post"]["requestBody"])
-    assert enum_of(schema, login["properties"]["otpMethod"]) == ["TOTP", "SMS", "RECOVERY_CODE"]
+    assert enum_of(schema, login["properties"]["otpMethod"]) == ["WEBAUTHN", "TOTP", "SMS", "RECOVERY_CODE"]
     (method,) = paths["/auth/otp/code"]["get"]["parameters"]
     assert (method["name"], method["in"], method["required"]) == ("method", "query", True)
     assert method["schema"]["enum"] == ["EMAIL", "SMS"]
@@ -372,7 +413,12 @@ def test_the_other_enums(schema: dict[str, Any]) -> None:
     profile = json_schema(schema, paths["/auth/me"]["get"]["responses"]["200"])
     assert enum_of(schema, profile["properties"]["status"]) == ["ACTIVE", "LOCKED", "BLOCKED"]
     otp_required = json_schema(schema, paths["/auth/login"]["post"]["responses"]["403"])
-    assert enum_of(schema, otp_required["properties"]["methods"]["items"]) == ["TOTP", "SMS", "RECOVERY_CODE"]
+    assert enum_of(schema, otp_required["properties"]["methods"]["items"]) == [
+        "WEBAUTHN",
+        "TOTP",
+        "SMS",
+        "RECOVERY_CODE",
+    ]
 
 
 def test_formats_of_the_values(schema: dict[str, Any]) -> None:

@@ -1,0 +1,1 @@
+"""Passkeys (WebAuthn): registration, passwordless login, second factor and step-up."""
