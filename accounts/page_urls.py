@@ -20,6 +20,7 @@ urlpatterns = [
     path("account/login/code/", views.LoginCodeView.as_view(), name="login-code"),
     path("account/login/code/sms/", views.LoginCodeSmsView.as_view(), name="login-code-sms"),
     path("account/logout/", views.LogoutView.as_view(), name="logout"),
+    path("account/language/", views.LanguageView.as_view(), name="language"),
     path(
         "account/sessions/<str:session_id>/end/", session_views.SessionEndView.as_view(), name="session-end"
     ),

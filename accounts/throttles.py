@@ -50,7 +50,7 @@ local last = tonumber(redis.call('GET', KEYS[2]) or '-1')
 local failures, free, cap, now = attempts - 1, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local delay = 0
 if failures > free then delay = math.min(2 ^ math.min(failures - free - 1, 32), cap) * 1000 end
-if last >= 0 and last + delay > now then
+if delay > 0 and last >= 0 and last + delay > now then
   redis.call('DECR', KEYS[1])
   return last + delay - now
 end
@@ -68,7 +68,7 @@ def _attempt_reserve_locally(count_key: str, last_key: str, *, now_ms: int, free
         attempts = cache.incr(count_key)
         last = cache.get(last_key)
         delay_ms = int(failure_delay_seconds(attempts - 1, free=free, cap=cap) * 1000)
-        if last is not None and last + delay_ms > now_ms:
+        if delay_ms and last is not None and last + delay_ms > now_ms:
             cache.decr(count_key)
             return last + delay_ms - now_ms
         cache.set(last_key, now_ms, timeout=memory)
@@ -80,7 +80,8 @@ def _attempt_reserve(count_key: str, last_key: str, *, free: int, cap: int) -> f
 
     Every attempt counts as a failure until a success forgets the count, so a burst of
     concurrent attempts meets the delay as a sequence would: the check runs after the count.
-    A refused attempt is not counted and does not move the delay on.
+    A refused attempt is not counted and does not move the delay on. Without a delay nothing is
+    refused, whatever the clocks of concurrent workers say.
     """
     now_ms = int(time.time() * 1000)
     backend = caches["default"]

@@ -403,6 +403,31 @@ class LoginCodeSmsView(View):
 
 
 @method_decorator(never_cache, name="dispatch")
+class LanguageView(View):
+    """The language menu: the pages' language (a cookie), and for a logged-in user the language
+    of what is sent to them too (notifications, support actions)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        language = request.POST.get("language", "")
+        response = redirect(safe_next(request) or "account:security")
+        if language not in dict(settings.LANGUAGES):
+            return response
+        if request.user.is_authenticated:
+            services.user_language_set(user=request.user, language=language)
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=365 * 24 * 60 * 60,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+
+
+@method_decorator(never_cache, name="dispatch")
 class LogoutView(PageMixin, TemplateView):
     template_name = "account/logout.html"
 

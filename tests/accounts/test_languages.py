@@ -88,3 +88,31 @@ def test_pages_follow_accept_language(client) -> None:
     assert "Create an account" in english.content.decode()
     assert "Create an account" not in spanish.content.decode()
     assert spanish["Content-Language"] == "es"
+
+
+def test_the_language_menu_sets_the_pages_and_the_users_language(client, user: User) -> None:
+    client.force_login(user)
+    response = client.post("/account/language/", {"language": "es", "next": "/account/"})
+
+    assert response.status_code == 302 and response["Location"] == "/account/"
+    user.refresh_from_db()
+    assert user.language == "es"
+    page = client.get("/account/")
+    assert page["Content-Language"] == "es" and '<html lang="es">' in page.content.decode()
+
+
+def test_the_language_menu_refuses_a_language_it_does_not_offer(client, user: User) -> None:
+    client.force_login(user)
+    client.post("/account/language/", {"language": "fr"})
+    user.refresh_from_db()
+    assert user.language == "en"
+    assert "django_language" not in client.cookies
+
+
+def test_pages_format_dates_for_the_language(client, user: User) -> None:
+    client.force_login(user)
+    User.objects.filter(pk=user.pk).update(password_changed_at="2026-03-05T10:00:00Z")
+    english = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    spanish = client.get("/account/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "March 5, 2026" in english
+    assert "5 de marzo de 2026" in spanish

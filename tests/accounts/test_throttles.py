@@ -74,3 +74,13 @@ def test_emails_are_counted_apart() -> None:
         assert _reserved()
     assert not _reserved()
     assert _reserved("someone.else@example.com")
+
+
+def test_no_attempt_is_refused_while_no_delay_applies() -> None:
+    """A concurrent attempt whose clock reads a little earlier than the last one stored (another
+    worker's) used to be refused even inside the free attempts."""
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        assert _reserved()
+        clock.move_to(start - timedelta(milliseconds=5))
+        assert _reserved()
