@@ -17,6 +17,7 @@ from . import services
 from .api_schema import OTP_HEADER, error_responses
 from .client import client_from
 from .errors import ErrorCode
+from .mfa_resets import mfa_reset_apply_if_due
 from .serializers import ProfileSerializer
 from .signing_keys import key_set
 from .throttles import PasswordResetRateThrottle, RegisterRateThrottle
@@ -124,7 +125,7 @@ class RefreshApi(APIView):
 class MeApi(APIView):
     @extend_schema(operation_id="me", responses={200: ProfileSerializer, **error_responses()})
     def get(self, request: Request) -> Response:
-        return Response(ProfileSerializer(request.user).data)
+        return Response(ProfileSerializer(mfa_reset_apply_if_due(request.user)).data)
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")

@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     MFA_NOT_ENABLED = "mfa_not_enabled"
     SMS_UNAVAILABLE = "sms_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    NOT_FOUND = "not_found"
 
 
 ERROR_CATALOGUE: dict[ErrorCode, tuple[int, str]] = {
@@ -70,6 +71,7 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.MFA_NOT_ENABLED: (400, "Set up an authenticator app or a phone first."),
     ErrorCode.SMS_UNAVAILABLE: (503, "Text messages cannot be sent right now. Try again later."),
     ErrorCode.SERVICE_UNAVAILABLE: (503, "The service is temporarily unavailable."),
+    ErrorCode.NOT_FOUND: (404, "There is nothing here to act on."),
 }
 
 

@@ -44,6 +44,11 @@ class ProfileSerializer(serializers.Serializer):
         allow_blank=True, help_text="User-Agent of the last login (of the sign-up before)."
     )
     lastPasswordChangeDate = serializers.DateTimeField()
+    mfaResetScheduledAt = serializers.DateTimeField(
+        required=False,
+        help_text="When a reset of the second factors asked of support takes effect; absent when none is "
+        "pending. `DELETE /auth/me/mfa-reset` cancels it.",
+    )
 
     def to_representation(self, user: User) -> dict[str, Any]:
         device = getattr(user, "sms_device", None)
@@ -60,6 +65,7 @@ class ProfileSerializer(serializers.Serializer):
             "status": user.effective_status(),
             "lastLoggedDevice": user.last_login_device,
             "lastPasswordChangeDate": user.password_changed_at,
+            "mfaResetScheduledAt": user.mfa_reset_due_at,
         }
         # One shared field formats the dates: `self.fields` would deep-copy every declared
         # field on each call, a fifth of the time of `/auth/me` (docs/benchmarks.md).

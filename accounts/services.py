@@ -20,7 +20,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from otp import services as otp_services
 
-from . import notifications
+from . import mfa_resets, notifications
 from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_record, security_logger
@@ -133,7 +133,8 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
         raise _password_failure(email=email, user=user, client=client)
     login_failures_forget(email=email)
     account_status_check(user)
-    return user
+    # A support reset that has come due takes effect here: the second step sees no factor.
+    return mfa_resets.mfa_reset_apply_if_due(user)
 
 
 def login_second_factor(

@@ -26,7 +26,7 @@ from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import notifications
+from accounts import mfa_resets, notifications
 from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
@@ -145,7 +145,8 @@ def _code_check(
     """Run `check` on the locked account and count its outcome; raise only after commit."""
     error: ServiceError | None = None
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
+        # A support reset that has come due takes effect first: its factors no longer count.
+        user = mfa_resets.mfa_reset_apply_if_due(User.objects.select_for_update().get(pk=user_id))
         now = timezone.now()
         if user.status == User.Status.LOCKED and user.effective_status(now) == User.Status.ACTIVE:
             # The lock has lifted by itself: a fresh budget, not one failure from a new lock.
@@ -556,6 +557,26 @@ def sms_device_delete(*, user: User, otp: str | None, client: Client) -> User:
         verified_field="phone_verified_at",
         not_configured=ErrorCode.SMS_NOT_CONFIGURED,
     )
+
+
+def factors_remove_all(*, user: User, client: Client) -> list[str]:
+    """Remove every factor of `user`, pending or verified, and clear their verified dates.
+
+    Support's MFA reset: the caller holds the user row locked, records and notifies.
+    Returns the names of the factors that were there.
+    """
+    removed = []
+    for factor, devices in [
+        ("TOTP", TOTPDevice.objects.filter(user=user)),
+        ("SMS", SmsDevice.objects.filter(user=user)),
+        ("RECOVERY_CODES", StaticDevice.objects.filter(user=user)),
+    ]:
+        deleted, _ = devices.delete()
+        if deleted:
+            removed.append(factor)
+    user.totp_verified_at, user.phone_verified_at = None, None
+    user.save(update_fields=["totp_verified_at", "phone_verified_at"])
+    return removed
 
 
 def _recovery_code_new() -> str:
