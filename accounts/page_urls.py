@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 
 from otp import views as factor_views
 
-from . import views
+from . import views, views_mfa_reset
 
 app_name = "account"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("account/login/code/", views.LoginCodeView.as_view(), name="login-code"),
     path("account/login/code/sms/", views.LoginCodeSmsView.as_view(), name="login-code-sms"),
     path("account/logout/", views.LogoutView.as_view(), name="logout"),
+    path("account/mfa-reset/cancel/", views_mfa_reset.MfaResetCancelView.as_view(), name="mfa-reset-cancel"),
     path("account/email/verify/", views.EmailVerifyView.as_view(), name="email-verify"),
     path("account/email/verify/resend/", views.EmailCodeSendView.as_view(), name="email-code"),
     path("account/password/", views.PasswordChangeView.as_view(), name="password-change"),
