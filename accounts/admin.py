@@ -37,6 +37,7 @@ from otp.admin import RecoveryCodesInline, SmsDeviceInline, TotpDeviceInline
 from otp.phone_numbers import phone_search_forms
 
 from . import services, support
+from .account_state import account_may_authenticate
 from .client import client_from
 from .errors import ErrorCode, ServiceError
 from .models import MfaResetRequest, SecurityEvent, User
@@ -106,9 +107,14 @@ class SupportAdminSite(OTPAdminSite):
     login_template = "admin/accounts/login.html"
 
     def has_permission(self, request: HttpRequest) -> bool:
+        if request.user.is_authenticated and not account_may_authenticate(request.user):
+            return False
         if settings.ADMIN_REQUIRE_OTP:
             return super().has_permission(request)
         return AdminSite.has_permission(self, request)
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        super().register(model_or_iterable, lookups_allow_listed(admin_class or admin.ModelAdmin), **options)
 
     def password_change(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -117,8 +123,50 @@ class SupportAdminSite(OTPAdminSite):
         return redirect("account:password-change")
 
 
-# Every app registers on the default site; giving it this class keeps those registrations.
+# --- filters: only those the admin offers ----------------------------------------------------
+
+# The lookups Django's own list filters put in the URL for a field they filter on.
+LIST_FILTER_LOOKUPS = frozenset({"exact", "isnull", "gte", "gt", "lt", "lte", "id__exact", "in"})
+
+
+class AllowListedLookupsMixin:
+    """Accept in the URL only the filters `list_filter` offers.
+
+    Django's default accepts any lookup on a model's own fields, so
+    `?password__startswith=...` would tell, by the count of results, a password hash (or a
+    secret, or a code's hash) one character at a time. An admin may name more in
+    `extra_allowed_lookups`.
+    """
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return self.lookup_offered(lookup, request) and super().lookup_allowed(lookup, value, request)
+
+    def lookup_offered(self, lookup: str, request: HttpRequest | None) -> bool:
+        if lookup in getattr(self, "extra_allowed_lookups", ()):
+            return True
+        for item in self.get_list_filter(request):
+            if isinstance(item, type) and issubclass(item, admin.SimpleListFilter):
+                if lookup == item.parameter_name:
+                    return True
+                continue
+            field = item[0] if isinstance(item, tuple | list) else item
+            if lookup.startswith(f"{field}__") and lookup.removeprefix(f"{field}__") in LIST_FILTER_LOOKUPS:
+                return True
+        return False
+
+
+def lookups_allow_listed(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
+    """`admin_class` with `AllowListedLookupsMixin` in front, unless it has it already."""
+    if issubclass(admin_class, AllowListedLookupsMixin):
+        return admin_class
+    return type(admin_class.__name__, (AllowListedLookupsMixin, admin_class), {})
+
+
+# Every app registers on the default site; giving it this class keeps those registrations, and
+# those made before (Django's own, django-otp's) get the allow-list too.
 admin.site.__class__ = SupportAdminSite
+for _model_admin in admin.site._registry.values():
+    _model_admin.__class__ = lookups_allow_listed(_model_admin.__class__)
 
 
 # --- lists that stay fast on a million rows -------------------------------------------------
@@ -547,9 +595,8 @@ class SecurityEventAdmin(FastListMixin, admin.ModelAdmin):
         term = search_term.strip().lower()
         return (queryset.filter(user__email=term) if term else queryset), False
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        # The link from an account's page; a filter listing every user would not scale.
-        return lookup == "user__id__exact" or super().lookup_allowed(lookup, value, request)
+    # The link from an account's page; a filter listing every user would not scale.
+    extra_allowed_lookups = frozenset({"user__id__exact"})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

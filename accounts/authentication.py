@@ -7,11 +7,12 @@ from typing import Any
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from .account_state import account_may_authenticate
 from .models import User
 
 
 class IdTokenAuthentication(JWTAuthentication):
-    """Refuses the idToken of a user who is gone, not ACTIVE, or revoked tokens since it was issued."""
+    """Refuses the idToken of a user who is gone, may not authenticate, or revoked tokens since it was issued."""
 
     def get_user(self, validated_token: Any) -> User:
         try:
@@ -20,8 +21,7 @@ class IdTokenAuthentication(JWTAuthentication):
             user = None
         if (
             user is None
-            or not user.is_active
-            or user.effective_status() != User.Status.ACTIVE
+            or not account_may_authenticate(user)
             or validated_token["gen"] != user.token_generation
         ):
             raise AuthenticationFailed("The token is no longer valid.", code="token_not_valid")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import smtplib
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -35,25 +32,3 @@ def email_send(*, to: str, template: str, context: dict[str, Any]) -> None:
         raise ServiceError(
             ErrorCode.SERVICE_UNAVAILABLE, detail="Email cannot be sent right now. Try again later."
         ) from error
-
-
-def email_work_in_background(work: Callable[[], None]) -> None:
-    """Run `work` (which sends email and handles its own failures) off the request's time.
-
-    With `EMAIL_SEND_IN_BACKGROUND` off (the tests) it runs at once.
-    """
-    if settings.EMAIL_SEND_IN_BACKGROUND:
-        threading.Thread(target=work, daemon=True).start()
-    else:
-        work()
-
-
-def email_send_in_background(*, to: str, template: str, context: dict[str, Any]) -> None:
-    """Send without making the request wait, so its timing does not tell whether an email went out."""
-
-    def send() -> None:
-        # email_send has logged the failure; nobody is waiting for the answer.
-        with contextlib.suppress(ServiceError):
-            email_send(to=to, template=template, context=context)
-
-    email_work_in_background(send)

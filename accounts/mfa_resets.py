@@ -123,7 +123,7 @@ def mfa_reset_request_apply(
     `staff_member` is who applied it before its time ("reset now"); None when it came due.
     Returns the factors removed.
     """
-    removed = otp_services.factors_remove_all(user=user, client=client)
+    removed = otp_services.factors_remove_all(user=user)
     reset.state, reset.done_at = State.DONE, timezone.now()
     reset.save(update_fields=["state", "done_at"])
     user.mfa_reset_due_at = None

@@ -122,6 +122,21 @@ class User(AbstractBaseUser, PermissionsMixin):
             return self.Status.ACTIVE
         return self.status
 
+    def lock_lift(self) -> list[str]:
+        """ACTIVE again with a fresh second-factor budget; the changed fields, for the caller to save.
+
+        The one way a lock ends: by itself once `locked_until` has passed, by a password
+        reset, or by support. A lifted lock never leaves the account one failure from a new one.
+        """
+        self.status, self.locked_until = self.Status.ACTIVE, None
+        self.otp_failure_count, self.otp_last_failure_at, self.otp_failures_notified = 0, None, False
+        return ["status", "locked_until", "otp_failure_count", "otp_last_failure_at", "otp_failures_notified"]
+
+    def lock_lift_if_expired(self, now: datetime) -> list[str]:
+        """Lift a lock whose time has passed; the changed fields (none when it has not)."""
+        expired = self.status == self.Status.LOCKED and self.effective_status(now) == self.Status.ACTIVE
+        return self.lock_lift() if expired else []
+
     def lock_seconds_left(self, now: datetime) -> float | None:
         """Until a LOCKED account lifts by itself; None for a lock without an end."""
         return (self.locked_until - now).total_seconds() if self.locked_until else None

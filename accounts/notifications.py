@@ -15,7 +15,8 @@ from typing import Any
 
 from django.db import transaction
 
-from .mail import email_send, email_work_in_background
+from .background import work_in_background
+from .mail import email_send
 from .models import User
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def _notify(*, user: User, template: str, context: dict[str, Any] | None = None)
             )
 
     # Rendered and sent after the commit, off the request's time (EMAIL_SEND_IN_BACKGROUND).
-    transaction.on_commit(lambda: email_work_in_background(send))
+    transaction.on_commit(lambda: work_in_background(send))
 
 
 def factor_added_notify(*, user: User, factor: str, phone: str = "") -> None:

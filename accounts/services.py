@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import logging
+import hashlib
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -21,12 +23,14 @@ from rest_framework_simplejwt.exceptions import TokenError
 from otp import services as otp_services
 
 from . import mfa_resets, notifications
+from .account_state import account_may_authenticate, account_status_check
+from .background import work_in_background
 from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_record, security_logger
-from .mail import email_send, email_send_in_background
+from .mail import email_send
 from .models import RevokedToken, SecurityEvent, User, email_normalize
-from .throttles import login_failure_record, login_failures_forget, login_throttle_check
+from .throttles import login_attempt_reserve, login_failures_forget, login_ip_failure_record
 from .tokens import (
     AMR_PASSWORD,
     AMR_PASSWORD_AND_OTP,
@@ -37,7 +41,6 @@ from .tokens import (
     tokens_for_login,
 )
 
-logger = logging.getLogger(__name__)
 EventType = SecurityEvent.Type
 
 
@@ -75,31 +78,35 @@ def user_register(*, email: str, password: str, client: Client) -> None:
         except IntegrityError:
             pass  # Registered concurrently: answer as for a taken email.
     make_password(password)
-    email_send(to=email, template="signup_attempt", context={"email": email})
+    _signup_attempt_notify(email=email)
+
+
+def _signup_attempt_notify(*, email: str) -> None:
+    """Tell the owner of a taken email that someone tried to sign up with it, at most once per
+    `SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS`: repeated sign-ups must not flood their inbox."""
+    key = "signup-attempt-notice:" + hashlib.sha256(email.encode()).hexdigest()
+    if cache.add(key, 1, timeout=settings.SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS):
+        email_send(to=email, template="signup_attempt", context={"email": email})
 
 
 # --- login and tokens -------------------------------------------------------------------------
 
 
 def _password_failure(*, email: str, user: User | None, client: Client) -> ServiceError:
-    login_failure_record(email=email, ip=client.ip)
-    if user is not None:
-        security_event_record(
-            user=user, type=EventType.LOGIN_FAILED, client=client, details={"factor": "password"}
-        )
-    else:
-        security_logger.info("LOGIN_FAILED user=unknown factor=password ip=%s", client.ip)
+    """Count a wrong password on the IP; its record is written off the request's time, so an
+    existing and an unknown email take as long to refuse."""
+    login_ip_failure_record(ip=client.ip)
+
+    def record() -> None:
+        if user is not None:
+            security_event_record(
+                user=user, type=EventType.LOGIN_FAILED, client=client, details={"factor": "password"}
+            )
+        else:
+            security_logger.info("LOGIN_FAILED user=unknown factor=password ip=%s", client.ip)
+
+    work_in_background(record)
     return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
-
-
-def account_status_check(user: User) -> None:
-    """BLOCKED and LOCKED accounts are refused; revealed only after the right password."""
-    now = timezone.now()
-    status = user.effective_status(now)
-    if status == User.Status.BLOCKED:
-        raise ServiceError(ErrorCode.ACCOUNT_BLOCKED)
-    if status == User.Status.LOCKED:
-        raise ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=user.lock_seconds_left(now))
 
 
 def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceError:
@@ -124,7 +131,7 @@ def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceEr
 def login_password_verify(*, email: str, password: str, client: Client) -> User:
     """The first step of every login: throttles, password, then the account's status."""
     email = email_normalize(email)
-    login_throttle_check(email=email, ip=client.ip)
+    login_attempt_reserve(email=email, ip=client.ip)
     user = User.objects.filter(email=email).first()
     password_ok = (
         user.check_password(password) if user is not None else check_password(password, _timing_dummy_hash())
@@ -147,16 +154,18 @@ def login_second_factor(
         return None
     if otp is None:
         raise _second_factor_challenge(user=user, otp_method=otp_method)
-    return otp_services.login_second_factor_verify(user=user, code=otp, client=client)
+    # State before code: a method the account has not verified is refused before any check.
+    method = otp_services.Method(otp_method) if otp_method is not None else None
+    if method is not None and method not in otp_services.second_factor_methods(user):
+        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+    return otp_services.login_second_factor_verify(user=user, code=otp, client=client, method=method)
 
 
 def login_record(*, user: User, method: otp_services.Method | None, client: Client) -> list[str]:
     """Note the login on the account and in the audit trail; the `amr` of its tokens."""
     user.last_login, user.last_login_device = timezone.now(), client.user_agent
-    fields = ["last_login", "last_login_device"]
-    if user.status == User.Status.LOCKED:  # the lock has lifted by itself
-        user.status, user.locked_until = User.Status.ACTIVE, None
-        fields += ["status", "locked_until"]
+    # A lock that has lifted by itself ends here too, with a fresh second-factor budget.
+    fields = ["last_login", "last_login_device", *user.lock_lift_if_expired(user.last_login)]
     User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
     factor = method.lower() if method else "password"
     security_event_record(
@@ -214,7 +223,7 @@ def _refresh_token_owner(token: RefreshToken) -> User:
     if (
         user is None
         or user.token_revoked
-        or user.effective_status() != User.Status.ACTIVE
+        or not account_may_authenticate(user)
         or token["gen"] != user.token_generation
     ):
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
@@ -333,9 +342,10 @@ def password_change(
     *, user: User, current_password: str, new_password: str, otp: str | None, client: Client
 ) -> User:
     """Current password, a valid new one and step-up when MFA is on; revokes every token."""
-    login_throttle_check(email=user.email, ip=client.ip)
+    login_attempt_reserve(email=user.email, ip=client.ip)
     if not user.check_password(current_password):
         raise _password_failure(email=user.email, user=user, client=client)
+    login_failures_forget(email=user.email)
     password_validate(password=new_password, user=user, field="newPassword")
     otp_services.step_up_verify(user=user, otp=otp, client=client)
     with transaction.atomic():
@@ -346,19 +356,30 @@ def password_change(
 
 
 def password_reset_request(*, email: str, client: Client) -> None:
-    """Email a single-use reset link if an account has `email`; the same answer either way."""
-    user = User.objects.filter(email=email_normalize(email)).first()
+    """Email a single-use reset link if an account has `email`; the same answer either way.
+
+    Everything, the lookup included, happens off the request's time: the answer takes as
+    long for an unknown email as for a known one.
+    """
+    email = email_normalize(email)
+    work_in_background(lambda: _password_reset_link_send(email=email, client=client))
+
+
+def _password_reset_link_send(*, email: str, client: Client) -> None:
+    user = User.objects.filter(email=email).first()
     if user is None:
         security_logger.info("PASSWORD_RESET_REQUESTED user=unknown ip=%s", client.ip)
         return
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     security_event_record(user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=client)
-    email_send_in_background(
-        to=user.email,
-        template="password_reset",
-        context={"uid": uid, "token": token, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
-    )
+    # email_send has logged a failure; nobody is waiting for the answer.
+    with contextlib.suppress(ServiceError):
+        email_send(
+            to=user.email,
+            template="password_reset",
+            context={"uid": uid, "token": token, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
+        )
 
 
 def _password_reset_user(uid: str, token: str) -> User:
@@ -379,9 +400,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str, client: C
         user = User.objects.select_for_update().get(pk=user.pk)
         _password_set(user, new_password)
         if user.status == User.Status.LOCKED:
-            user.status, user.locked_until = User.Status.ACTIVE, None
-            user.otp_failure_count, user.otp_last_failure_at = 0, None
-            user.save(update_fields=["status", "locked_until", "otp_failure_count", "otp_last_failure_at"])
+            user.save(update_fields=user.lock_lift())
             security_event_record(
                 user=user, type=EventType.ACCOUNT_UNLOCKED, client=client, details={"by": "password reset"}
             )

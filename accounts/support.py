@@ -120,17 +120,7 @@ def account_unlock(*, user: User, staff_member: User | None, reason: str, client
     if user.status == User.Status.BLOCKED:
         raise _refusal("The account is blocked: unblock it instead.")
     was_locked = user.effective_status() == User.Status.LOCKED
-    user.status, user.locked_until = User.Status.ACTIVE, None
-    user.otp_failure_count, user.otp_last_failure_at, user.otp_failures_notified = 0, None, False
-    user.save(
-        update_fields=[
-            "status",
-            "locked_until",
-            "otp_failure_count",
-            "otp_last_failure_at",
-            "otp_failures_notified",
-        ]
-    )
+    user.save(update_fields=user.lock_lift())
     login_failures_forget(email=user.email)
     _record(
         user=user,

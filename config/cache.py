@@ -28,3 +28,14 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+        self._scripts: dict[str, Any] = {}
+
+    def script(self, source: str) -> Any:
+        """A Lua script on the write server, run by its SHA (one round trip; loaded on first use).
+
+        Its keys are raw Redis keys (`make_and_validate_key`), and it sees integers as Django's
+        Redis serializer stores them, unpickled; other values are pickled.
+        """
+        if source not in self._scripts:
+            self._scripts[source] = self._cache.get_client(write=True).register_script(source)
+        return self._scripts[source]

@@ -280,8 +280,9 @@ def test_code_send_by_email(client: APIClient, django_assert_max_num_queries) ->
 
 def test_code_confirms_the_phone(auth_client: APIClient, user: User, django_assert_max_num_queries) -> None:
     _phone_pending(user)
-    # the user; whether a phone exists; BEGIN, the user and the phone locked, code used, confirmed, the event, the user, COMMIT; the phone for the profile
-    with django_assert_max_num_queries(11):
+    # the user; whether a phone exists; BEGIN, the user and the phone locked, code used, confirmed, the event,
+    # a pending TOTP dropped, the user, COMMIT; the phone for the profile
+    with django_assert_max_num_queries(12):
         response = auth_client.post(
             "/auth/otp/code", {"channel": "SMS"}, format="json", HTTP_X_OTP=last_sms_code()
         )
@@ -303,8 +304,9 @@ def test_code_confirms_the_email(client: APIClient, django_assert_max_num_querie
 def test_code_confirms_totp(auth_client: APIClient, user: User, django_assert_max_num_queries) -> None:
     enrolment = otp_services.totp_device_create(user=user, otp=None, client=Client())
     code = pyotp.TOTP(enrolment.secret).now()
-    # the user; whether a device exists; BEGIN, the user and the device locked, its last step, confirmed, the event, the user, COMMIT; the phone for the profile
-    with django_assert_max_num_queries(11):
+    # the user; whether a device exists; BEGIN, the user and the device locked, its last step, confirmed, the event,
+    # a pending phone dropped, the user, COMMIT; the phone for the profile
+    with django_assert_max_num_queries(12):
         response = auth_client.post("/auth/otp/code", {"channel": "TOTP"}, format="json", HTTP_X_OTP=code)
     assert response.json()["hasValidatedSecret"] is True
 

@@ -169,6 +169,8 @@ RECOVERY_CODE_COUNT = 10
 SUPPORT_MFA_RESET_DELAY_SECONDS = env.int("SUPPORT_MFA_RESET_DELAY_SECONDS", default=72 * 60 * 60)
 
 # --- Password and sign-up throttles -----------------------------------------------
+# A sign-up on a taken email tells its owner, at most once in this time per address.
+SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS = env.int("SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS", default=60 * 60)
 LOGIN_FAILURES_BEFORE_DELAY = env.int("LOGIN_FAILURES_BEFORE_DELAY", default=5)
 LOGIN_DELAY_MAX_SECONDS = env.int("LOGIN_DELAY_MAX_SECONDS", default=15 * 60)
 LOGIN_FAILURE_MEMORY_SECONDS = env.int("LOGIN_FAILURE_MEMORY_SECONDS", default=24 * 60 * 60)
@@ -252,6 +254,11 @@ LOGGING = {
 
 # Regions tried, in order, when staff search for a phone typed without its calling code.
 PHONE_SEARCH_REGIONS = env.list("PHONE_SEARCH_REGIONS", default=["US", "GB", "ES", "FR", "DE"])
+
+# --- Admin -------------------------------------------------------------------------------
+# Staff need a verified second factor for the admin (django-otp's OTPAdminSite); only local
+# development may turn this off.
+ADMIN_REQUIRE_OTP = True
 
 # --- Pages (account pages under /account/) ---------------------------------------------
 LOGIN_URL = "account:login"

@@ -41,6 +41,5 @@ _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if CACHES["default"]["BACKEND"].endswith("RedisCache") and _XDIST_WORKER.startswith("gw"):
     _server, _, _database = CACHES["default"]["LOCATION"].rpartition("/")
     CACHES["default"]["LOCATION"] = f"{_server}/{int(_database or 0) + 1 + int(_XDIST_WORKER[2:])}"
-ADMIN_REQUIRE_OTP = True
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 WHITENOISE_AUTOREFRESH = True

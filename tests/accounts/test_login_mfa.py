@@ -230,7 +230,7 @@ def test_login_sms_with_the_gateway_down_is_503(monkeypatch: pytest.MonkeyPatch,
     def gateway_down(**kwargs: str) -> None:
         raise SmsDeliveryError("gateway down")
 
-    monkeypatch.setattr("otp.services.sms_send", gateway_down)
+    monkeypatch.setattr("otp.services.delivery.sms_send", gateway_down)
 
     assert _error(_login(api_client, user, otpMethod="SMS")) == (503, "sms_unavailable")
     assert SmsDevice.objects.get(user=user).token is None

@@ -584,3 +584,16 @@ def test_reset_now_with_its_permission_needs_a_reason_and_is_recorded(
         support_member,
         REASON,
     )
+
+
+def test_the_reset_also_removes_a_pending_factor(
+    totp_user: tuple[User, pyotp.TOTP], staff_member: User
+) -> None:
+    user, _ = totp_user
+    SmsDevice.objects.create(user=user, name="Phone", number="+34612345678", confirmed=False)
+    schedule(user, staff_member)
+
+    support.mfa_reset_now(user=user, staff_member=staff_member, reason=REASON)
+
+    assert factors_left(user) == NO_FACTORS
+    assert events(user, EventType.MFA_RESET)[0].details["removed"] == ["TOTP", "SMS"]

@@ -38,6 +38,8 @@ def test_emails_are_unique_whatever_their_case() -> None:
     assert User.objects.get_by_natural_key("CASE@example.COM").email == "case@example.com"
 
 
+# Committed rows: the background thread reads the account on a connection of its own.
+@pytest.mark.django_db(transaction=True)
 def test_password_reset_email_leaves_in_the_background(settings, user: User) -> None:
     settings.EMAIL_SEND_IN_BACKGROUND = True
     started: list[threading.Thread] = []

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -16,7 +17,7 @@ from accounts import services, support
 from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.models import SecurityEvent, User
-from accounts.throttles import login_failure_record, login_throttle_check
+from accounts.throttles import login_attempt_reserve
 from accounts.tokens import AMR_PASSWORD, IssuedTokens, tokens_for_login
 from tests.conftest import Committed
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
@@ -133,10 +134,10 @@ def test_unlock_lifts_the_lock_and_clears_every_failure_count(
         otp_last_failure_at=timezone.now(),
         otp_failures_notified=True,
     )
-    for _ in range(20):
-        login_failure_record(email=user.email, ip=None)
+    for _ in range(settings.LOGIN_FAILURES_BEFORE_DELAY + 1):
+        login_attempt_reserve(email=user.email, ip=None)  # attempts count as failures until one succeeds
     with pytest.raises(ServiceError):
-        login_throttle_check(email=user.email, ip=None)
+        login_attempt_reserve(email=user.email, ip=None)
 
     with committed():
         support.account_unlock(user=user, staff_member=staff_member, reason=REASON, client=STAFF_CLIENT)
@@ -144,7 +145,7 @@ def test_unlock_lifts_the_lock_and_clears_every_failure_count(
     user.refresh_from_db()
     assert (user.status, user.locked_until) == (User.Status.ACTIVE, None)
     assert (user.otp_failure_count, user.otp_last_failure_at, user.otp_failures_notified) == (0, None, False)
-    login_throttle_check(email=user.email, ip=None)
+    login_attempt_reserve(email=user.email, ip=None)
     event = staff_event(user, EventType.ACCOUNT_UNLOCKED)
     assert_recorded_by(event, staff_member)
     assert event.details["wasLocked"] is True

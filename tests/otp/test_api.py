@@ -211,7 +211,7 @@ def test_removing_and_adding_the_phone_again_keeps_the_cooldown(user) -> None:
 def test_add_phone_with_the_gateway_down_is_503_and_writes_nothing(
     monkeypatch: pytest.MonkeyPatch, auth_client, user
 ) -> None:
-    monkeypatch.setattr("otp.services.sms_send", _gateway_down)
+    monkeypatch.setattr("otp.services.delivery.sms_send", _gateway_down)
 
     response = _add_phone(auth_client)
 
@@ -229,7 +229,7 @@ def test_changing_a_pending_phone_with_the_gateway_down_leaves_it_as_it_was(
         _add_phone(client)
         before = SmsDevice.objects.filter(user=user).values().get()
         traveller.shift(61)
-        monkeypatch.setattr("otp.services.sms_send", _gateway_down)
+        monkeypatch.setattr("otp.services.delivery.sms_send", _gateway_down)
 
         response = _add_phone(client, "622 33 44 55")
 
@@ -505,7 +505,7 @@ def test_sms_code_with_the_gateway_down_is_503_and_keeps_the_pending_code(
         code = last_sms_code()
         before = SmsDevice.objects.filter(user=user).values().get()
         traveller.shift(61)
-        monkeypatch.setattr("otp.services.sms_send", _gateway_down)
+        monkeypatch.setattr("otp.services.delivery.sms_send", _gateway_down)
 
         response = client.get("/auth/otp/code", {"method": "SMS"})
 

@@ -498,7 +498,7 @@ def _gateway_down(**kwargs: str) -> None:
 
 @pytest.mark.django_db
 def test_gateway_failure_adds_no_phone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("otp.services.sms_send", _gateway_down)
+    monkeypatch.setattr("otp.services.delivery.sms_send", _gateway_down)
     user = UserFactory()
 
     _raises(
@@ -523,7 +523,7 @@ def test_gateway_failure_leaves_a_pending_phone_as_it_was(monkeypatch: pytest.Mo
         code = last_sms_code()
         before = SmsDevice.objects.filter(user=user).values().get()
         traveller.shift(61)
-        monkeypatch.setattr("otp.services.sms_send", _gateway_down)
+        monkeypatch.setattr("otp.services.delivery.sms_send", _gateway_down)
 
         _raises(
             ErrorCode.SMS_UNAVAILABLE,

@@ -26,6 +26,7 @@ PROFILE = {
     "status": True,
     "lastLoggedDevice": True,
     "lastPasswordChangeDate": True,
+    "mfaResetScheduledAt": False,
 }
 PROFILE_DATES = (
     "emailVerificationDate",
@@ -33,6 +34,7 @@ PROFILE_DATES = (
     "phoneVerificationDate",
     "lastLoggedDate",
     "lastPasswordChangeDate",
+    "mfaResetScheduledAt",
 )
 STEP_UP = {403: {"otp_invalid", "account_locked"}, 429: {"otp_throttled"}}
 BEARER = {401: {"not_authenticated", "token_not_valid"}}
@@ -145,6 +147,9 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         ),
     ),
     ("get", "/auth/me"): Operation(200, response=PROFILE, errors=BEARER),
+    ("delete", "/auth/me/mfa-reset"): Operation(
+        204, otp_header=False, errors=_merge(BEARER, STEP_UP, {404: {"not_found"}})
+    ),
     ("post", "/auth/register"): Operation(
         202,
         body={"email": True, "password": True},

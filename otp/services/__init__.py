@@ -1,0 +1,60 @@
+"""Second factors, split by job: verification and throttling, code delivery and the SMS budget,
+enrolment and removal. Reads live in `otp.selectors`. Callers import from here."""
+
+from __future__ import annotations
+
+from ..methods import Channel, Method
+from ..recovery_codes import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, recovery_code_digest
+from ..selectors import TotpEnrolment, recovery_codes_remaining, second_factor_methods, totp_enrolment_of
+from .delivery import (
+    CodeSent,
+    email_verification_code_send,
+    login_sms_code_send,
+    sms_code_deliver,
+    sms_code_send,
+    verification_code_send,
+)
+from .enrolment import (
+    factors_remove_all,
+    recovery_codes_generate,
+    sms_device_add,
+    sms_device_delete,
+    totp_device_create,
+    totp_device_delete,
+)
+from .verification import (
+    channel_confirm,
+    login_second_factor_verify,
+    otp_delay_remaining,
+    pending_factors_drop_and_record,
+    step_up_verify,
+)
+
+__all__ = [
+    "RECOVERY_ALPHABET",
+    "RECOVERY_DEVICE_NAME",
+    "Channel",
+    "CodeSent",
+    "Method",
+    "TotpEnrolment",
+    "channel_confirm",
+    "email_verification_code_send",
+    "factors_remove_all",
+    "login_second_factor_verify",
+    "login_sms_code_send",
+    "otp_delay_remaining",
+    "pending_factors_drop_and_record",
+    "recovery_code_digest",
+    "recovery_codes_generate",
+    "recovery_codes_remaining",
+    "second_factor_methods",
+    "sms_code_deliver",
+    "sms_code_send",
+    "sms_device_add",
+    "sms_device_delete",
+    "step_up_verify",
+    "totp_device_create",
+    "totp_device_delete",
+    "totp_enrolment_of",
+    "verification_code_send",
+]

@@ -1,0 +1,154 @@
+"""Sending one-time codes by SMS and email, within the resend cool-downs and the SMS budget.
+
+SMS spend is bounded (SMS pumping): a resend cool-down per device and per user, and daily
+caps per user, per number and overall. A refusal or a gateway outage refunds the budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import ErrorCode, ServiceError
+from accounts.mail import email_send
+from accounts.models import User
+
+from ..methods import Channel
+from ..models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
+from ..sms_backends import SmsDeliveryError, sms_send
+
+SMS_BUDGET_MEMORY_SECONDS = 2 * 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    channel: Channel
+    valid_until: datetime
+    validated: bool
+
+
+def _seconds_to_next_utc_day(now: datetime) -> float:
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (tomorrow - now).total_seconds()
+
+
+def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
+    """Count one SMS against the daily caps per user, per number and overall (SMS pumping).
+
+    Returns the counters spent, to refund if the message is not sent after all: a refusal
+    or a gateway outage must not use up anyone's budget.
+    """
+    day = now.strftime("%Y-%m-%d")
+    caps = [
+        (f"sms-sent:user:{user.pk}:{day}", settings.SMS_MAX_PER_USER_PER_DAY),
+        (f"sms-sent:number:{number}:{day}", settings.SMS_MAX_PER_NUMBER_PER_DAY),
+        (f"sms-sent:all:{day}", settings.SMS_MAX_PER_DAY),
+    ]
+    spent: list[str] = []
+    for key, cap in caps:
+        cache.add(key, 0, timeout=SMS_BUDGET_MEMORY_SECONDS)
+        spent.append(key)
+        if cache.incr(key) > cap:
+            _sms_budget_refund(spent)
+            raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=_seconds_to_next_utc_day(now))
+    return spent
+
+
+def _sms_budget_refund(spent: list[str]) -> None:
+    for key in spent:
+        # A counter evicted while the gateway was tried has nothing left to refund.
+        with contextlib.suppress(ValueError):
+            cache.decr(key)
+
+
+def _cooldown_check(device: HashedCodeDevice) -> None:
+    allowed, info = device.generate_is_allowed()
+    if not allowed:
+        wait = (info["next_generation_at"] - timezone.now()).total_seconds() if info else None
+        raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=wait)
+
+
+def _sms_last_sent_key(user_id: int) -> str:
+    return f"sms-last-sent:user:{user_id}"
+
+
+def _sms_user_cooldown_check(*, user_id: int, now: datetime) -> None:
+    """The resend cool-down held per user as well as per device: removing the phone and
+    adding it again (a new device row) must not send the next code at once."""
+    last_sent_at = cache.get(_sms_last_sent_key(user_id))
+    if last_sent_at is not None:
+        wait = last_sent_at + settings.SMS_RESEND_COOLDOWN_SECONDS - now.timestamp()
+        if wait > 0:
+            raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=wait)
+
+
+def sms_code_deliver(*, device: SmsDevice, purpose: CodePurpose) -> CodeSent:
+    """Send a code to `device` (locked by the caller's transaction); a gateway failure is 503."""
+    now = timezone.now()
+    _cooldown_check(device)
+    _sms_user_cooldown_check(user_id=device.user_id, now=now)
+    spent = _sms_budget_spend(user=device.user, number=device.number, now=now)
+    code = device.code_generate(purpose=purpose)
+    body = f"{code} is your {settings.SERVICE_NAME} code. It expires in {settings.OTP_CODE_VALIDITY_SECONDS // 60} minutes."
+    try:
+        sms_send(to=device.number, body=body)
+    except SmsDeliveryError as error:
+        _sms_budget_refund(spent)
+        raise ServiceError(ErrorCode.SMS_UNAVAILABLE) from error
+    cache.set(
+        _sms_last_sent_key(device.user_id), now.timestamp(), timeout=settings.SMS_RESEND_COOLDOWN_SECONDS + 1
+    )
+    return CodeSent(channel=Channel.SMS, valid_until=device.valid_until, validated=device.confirmed)
+
+
+@transaction.atomic
+def email_verification_code_send(*, user: User) -> CodeSent:
+    """Email a verification code (sign-up and resend share the cool-down)."""
+    if user.email_verified:
+        raise ServiceError(ErrorCode.CHANNEL_ALREADY_VERIFIED)
+    # Insert-if-missing, then lock: two first requests at once meet on one row (rather than
+    # one failing on the unique user), and the second then meets the cool-down.
+    EmailCodeDevice.objects.bulk_create(
+        [EmailCodeDevice(user=user, name="Email", confirmed=False)], ignore_conflicts=True
+    )
+    device = EmailCodeDevice.objects.select_for_update().get(user=user)
+    _cooldown_check(device)
+    code = device.code_generate(purpose=CodePurpose.VERIFY)
+    email_send(
+        to=user.email,
+        template="verification_code",
+        context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
+    )
+    return CodeSent(channel=Channel.EMAIL, valid_until=device.valid_until, validated=False)
+
+
+@transaction.atomic
+def sms_code_send(*, user: User) -> CodeSent:
+    """`GET /auth/otp/code?method=SMS`: verify a pending phone, or a step-up code for a verified one."""
+    device = SmsDevice.objects.select_for_update().select_related("user").filter(user=user).first()
+    if device is None:
+        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED, detail="No phone is set up.")
+    purpose = CodePurpose.STEP_UP if device.confirmed else CodePurpose.VERIFY
+    return sms_code_deliver(device=device, purpose=purpose)
+
+
+@transaction.atomic
+def login_sms_code_send(*, user: User) -> CodeSent:
+    device = (
+        SmsDevice.objects.select_for_update().select_related("user").filter(user=user, confirmed=True).first()
+    )
+    if device is None:
+        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+    return sms_code_deliver(device=device, purpose=CodePurpose.LOGIN)
+
+
+def verification_code_send(*, user: User, channel: Channel) -> CodeSent:
+    if channel == Channel.EMAIL:
+        return email_verification_code_send(user=user)
+    return sms_code_send(user=user)
