@@ -115,6 +115,8 @@ def test_scheduling_changes_nothing_but_tells_the_user_at_once(
     assert "A member of our support team asked" in message.body
     assert due_at.strftime("%Y-%m-%d %H:%M") in message.body
     assert "Cancel this reset" in message.body and "/account/" in message.body
+    html = message.alternatives[0][0]
+    assert "Cancel this reset" in html and due_at.strftime("%Y-%m-%d %H:%M") in html
     for staff_detail in [staff_member.email, "agent", "smith"]:
         assert staff_detail not in message.body.lower()
         assert staff_detail not in message.alternatives[0][0].lower()
@@ -597,3 +599,15 @@ def test_the_reset_also_removes_a_pending_factor(
 
     assert factors_left(user) == NO_FACTORS
     assert events(user, EventType.MFA_RESET)[0].details["removed"] == ["TOTP", "SMS"]
+
+
+@pytest.mark.parametrize(
+    "lookup", ["user__password__startswith", "reason__startswith", "user__email__contains"]
+)
+def test_the_resets_list_filters_only_on_what_it_offers(support_member: User, lookup: str) -> None:
+    user, _ = user_with_every_factor()
+    schedule(user, None)
+    browser = otp_verified_browser(support_member)
+
+    assert browser.get(RESETS_URL, {lookup: "p"}).status_code == 400
+    assert browser.get(RESETS_URL, {"state__exact": "PENDING"}).status_code == 200
