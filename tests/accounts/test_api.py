@@ -597,3 +597,29 @@ def test_openapi_schema_and_docs_are_served(api_client: APIClient) -> None:
     assert "403" in paths["/auth/login"]["post"]["responses"]
     docs = api_client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_register_tells_the_owner_of_a_taken_email_once_per_cool_down(
+    api_client: APIClient, user: User
+) -> None:
+    """Every sign-up on a taken email used to mail its owner: an inbox anyone could flood."""
+    answers = [
+        _post(api_client, "/auth/register", {"email": user.email, "password": NEW_PASSWORD}) for _ in range(3)
+    ]
+    other = UserFactory()
+    _post(api_client, "/auth/register", {"email": other.email, "password": NEW_PASSWORD})
+
+    assert {answer.status_code for answer in answers} == {202}
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+    assert [message.to for message in mail.outbox] == [[user.email], [other.email]]
+
+
+def test_swagger_ui_is_served_from_the_pinned_sidecar_not_a_cdn(api_client: APIClient) -> None:
+    page = api_client.get("/api/docs/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "cdn" not in html and "<script>" not in html  # the start-up script is its own URL
+    assert "script-src 'self'" in page["Content-Security-Policy"]
+    script = api_client.get("/api/docs/?script=")
+    assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")

@@ -482,3 +482,52 @@ def test_password_reset_lifts_the_lock(api_client, totp_user) -> None:
     assert (user.status, user.locked_until, user.otp_failure_count) == (User.Status.ACTIVE, None, 0)
     response = _login(api_client, user, password="a brand new passphrase", otp=authenticator.now())
     assert _amr(response) == ["pwd", "otp"]
+
+
+# --- otpMethod with x-otp; a lifted lock on a password-only login ------------------------------
+
+
+def test_otp_method_naming_an_unverified_method_is_refused_before_the_code(
+    api_client: APIClient, db: None
+) -> None:
+    """An SMS-only user sending otpMethod TOTP with a code used to be answered as if it were fine."""
+    user = UserFactory()
+    _phone_verified(user)
+    services.login_sms_code_send(user=user)
+
+    response = _login(api_client, user, otp=last_sms_code(), otpMethod="TOTP")
+
+    assert _error(response) == (400, "method_not_allowed")
+    assert _failures(user) == 0  # state before code: nothing was checked
+
+
+def test_otp_method_restricts_the_code_to_that_factor(api_client: APIClient, db: None) -> None:
+    user = UserFactory()
+    totp = _totp_verified(user)
+    _phone_verified(user)
+
+    assert _error(_login(api_client, user, otp=totp.now(), otpMethod="SMS")) == (403, "otp_invalid")
+    assert _amr(_login(api_client, user, otp=totp.now(), otpMethod="TOTP")) == ["pwd", "otp"]
+
+
+def test_a_password_only_login_after_a_lock_lifts_starts_a_fresh_budget(
+    api_client: APIClient, db: None
+) -> None:
+    """A lifted lock used to keep its 100 failures on this path: one wrong code locked again."""
+    user = UserFactory(
+        status=User.Status.LOCKED,
+        locked_until=timezone.now() - timedelta(seconds=1),
+        otp_failure_count=100,
+        otp_last_failure_at=timezone.now() - timedelta(hours=1),
+        otp_failures_notified=True,
+    )
+
+    assert _amr(_login(api_client, user)) == ["pwd"]
+
+    user.refresh_from_db()
+    assert (user.status, user.locked_until, user.otp_failure_count, user.otp_failures_notified) == (
+        User.Status.ACTIVE,
+        None,
+        0,
+        False,
+    )

@@ -110,3 +110,46 @@ def test_revoking_every_token_also_ends_browser_sessions(client, user: User) -> 
     response = client.get("/account/")
     assert response.status_code == 302
     assert response["Location"].startswith("/account/login/")
+
+
+# --- the same work in the request for a known and an unknown email ---------------------------
+
+
+def _request_work(settings, django_assert_num_queries, call, queries: int) -> list[threading.Thread]:
+    """Run `call` with background work on; the threads it started, with the queries it made in
+    the request asserted."""
+    settings.EMAIL_SEND_IN_BACKGROUND = True
+    started: list[threading.Thread] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+        with django_assert_num_queries(queries):
+            call()
+    return started
+
+
+def test_password_reset_does_the_same_request_work_for_a_known_and_an_unknown_email(
+    settings, django_assert_num_queries, user: User
+) -> None:
+    """A known email used to write an event and start the mail in the request: +4 ms, measurable."""
+    for email in (user.email, "nobody@example.com"):
+        started = _request_work(
+            settings,
+            django_assert_num_queries,
+            lambda email=email: services.password_reset_request(email=email, client=Client()),
+            queries=0,
+        )
+        assert len(started) == 1, email
+
+
+def test_a_wrong_password_does_the_same_request_work_for_a_known_and_an_unknown_email(
+    settings, django_assert_num_queries, user: User
+) -> None:
+    for email in (user.email, "nobody@example.com"):
+
+        def wrong_password(email: str = email) -> None:
+            with pytest.raises(ServiceError):
+                services.login_password_verify(email=email, password="not the password", client=Client())
+
+        # the account looked up; the event of a known one written off the request
+        started = _request_work(settings, django_assert_num_queries, wrong_password, queries=1)
+        assert len(started) == 1, email

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 import pytest
 import time_machine
 from django.conf import settings as django_settings
@@ -727,3 +728,82 @@ def test_email_code_for_a_verified_email_is_refused() -> None:
     )
 
     assert mail.outbox == []
+
+
+# --- a factor planted before MFA was on -------------------------------------------------------
+
+
+def test_verifying_a_factor_drops_a_factor_left_pending_before_mfa_was_on(committed, db: None) -> None:
+    """A stolen idToken plants a TOTP secret while the account has no factor; the owner then
+    verifies a phone. The planted secret must not be confirmable later without step-up."""
+    user = UserFactory()
+    planted = services.totp_device_create(user=user, otp=None, client=Client())
+    services.sms_device_add(user=user, phone=NUMBER, country="ES", otp=None, client=Client())
+    with committed():
+        services.channel_confirm(user=user, channel=Channel.SMS, code=last_sms_code(), client=Client())
+
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    dropped = SecurityEvent.objects.get(user=user, type=SecurityEvent.Type.FACTOR_REMOVED)
+    assert dropped.details == {"factor": "TOTP", "pending": True, "because": "SMS was verified"}
+    assert dropped.actor == SecurityEvent.Actor.SYSTEM
+
+    _raises(
+        ErrorCode.CHANNEL_NOT_CONFIGURED,
+        services.channel_confirm,
+        user=user,
+        channel=Channel.TOTP,
+        code=pyotp.TOTP(planted.secret).now(),
+        client=Client(),
+    )
+
+
+def test_verifying_totp_drops_a_pending_phone(db: None) -> None:
+    user = UserFactory()
+    services.sms_device_add(user=user, phone=NUMBER, country="ES", otp=None, client=Client())
+    enrolment = services.totp_device_create(user=user, otp=None, client=Client())
+
+    services.channel_confirm(
+        user=user, channel=Channel.TOTP, code=pyotp.TOTP(enrolment.secret).now(), client=Client()
+    )
+
+    assert not SmsDevice.objects.filter(user=user).exists()
+    assert TOTPDevice.objects.get(user=user).confirmed
+
+
+def test_a_verified_factor_is_never_dropped_by_another(totp_user) -> None:
+    user, totp = totp_user
+    services.sms_device_add(user=user, phone=NUMBER, country="ES", otp=totp.now(), client=Client())
+    services.channel_confirm(user=user, channel=Channel.SMS, code=last_sms_code(), client=Client())
+    assert TOTPDevice.objects.get(user=user).confirmed
+    assert not SecurityEvent.objects.filter(user=user, type=SecurityEvent.Type.FACTOR_REMOVED).exists()
+
+
+# --- lifting a lock -----------------------------------------------------------------------------
+
+
+def test_lock_lift_starts_a_fresh_budget() -> None:
+    user = User(
+        status=User.Status.LOCKED,
+        locked_until=timezone.now(),
+        otp_failure_count=100,
+        otp_last_failure_at=timezone.now(),
+        otp_failures_notified=True,
+    )
+    fields = user.lock_lift()
+    assert (user.status, user.locked_until) == (User.Status.ACTIVE, None)
+    assert (user.otp_failure_count, user.otp_last_failure_at, user.otp_failures_notified) == (0, None, False)
+    assert set(fields) == {
+        "status",
+        "locked_until",
+        "otp_failure_count",
+        "otp_last_failure_at",
+        "otp_failures_notified",
+    }
+
+
+def test_a_lock_that_has_not_expired_is_not_lifted() -> None:
+    user = User(
+        status=User.Status.LOCKED, locked_until=timezone.now() + timedelta(minutes=1), otp_failure_count=100
+    )
+    assert user.lock_lift_if_expired(timezone.now()) == []
+    assert (user.status, user.otp_failure_count) == (User.Status.LOCKED, 100)
