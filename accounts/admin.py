@@ -396,6 +396,7 @@ USER_FIELDSETS = [
                 "recovery_codes_left",
                 "otp_failure_count",
                 "otp_last_failure_at",
+                "mfa_reset_due_at",
             ]
         },
     ),

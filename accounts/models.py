@@ -73,7 +73,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     # The due time of the pending support MFA reset (MfaResetRequest), kept on the row so
     # that login, code checks and `/auth/me` see a due reset without another query.
-    mfa_reset_due_at = models.DateTimeField(null=True, blank=True)
+    mfa_reset_due_at = models.DateTimeField("MFA reset scheduled for", null=True, blank=True)
 
     objects = UserManager()
 

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='user',
             name='mfa_reset_due_at',
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(blank=True, null=True, verbose_name='MFA reset scheduled for'),
         ),
         migrations.AlterField(
             model_name='securityevent',

@@ -513,6 +513,8 @@ def test_support_schedules_from_the_accounts_list_and_sees_the_pending_resets(
         )
 
     assert factors_left(user) == ALL_FACTORS
+    account_page = browser.get(f"/admin/accounts/user/{user.pk}/change/").content.decode()
+    assert "MFA reset scheduled for" in account_page
     listing = browser.get(RESETS_URL, {"state__exact": "PENDING"})
     assert listing.status_code == 200
     (reset,) = listing.context["cl"].result_list
