@@ -3,7 +3,8 @@
 A reset asked of support waits `SUPPORT_MFA_RESET_DELAY_SECONDS`, so an attacker who talked
 support into it is found out by the owner's email before it happens. It is applied by
 whatever comes first after its due time: the password step of a login, a second-factor
-check (`otp.services._code_check`), a read of the profile, or `manage.py mfa_resets_apply`.
+check (`otp.services.verification._code_check`), a read of the profile, or
+`manage.py mfa_resets_apply`.
 
 Every change takes the user row's lock first and keeps `User.mfa_reset_due_at` equal to
 the due time of the account's PENDING request, so the hot paths decide from the row they
