@@ -5,7 +5,7 @@ PG_URL := postgres://postgres@127.0.0.1:5432/test
 REDIS_URL := redis://127.0.0.1:6379/0
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint checks test-sqlite test-postgres services
+.PHONY: run test lint checks test-sqlite test-postgres services messages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -27,6 +27,7 @@ lint: $(VENV)/.installed
 
 checks: $(VENV)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PYTHON) manage.py makemigrations --check --dry-run
+	$(PYTHON) scripts/translations.py check
 	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY=$$(openssl rand -hex 32) \
 		JWT_SIGNING_KEY_FILE=tests/keys/es256-test.pem DJANGO_ALLOWED_HOSTS=auth.example.com \
 		$(PYTHON) manage.py check --deploy --fail-level WARNING
@@ -36,6 +37,12 @@ test-sqlite: $(VENV)/.installed
 
 test-postgres: $(VENV)/.installed services
 	DATABASE_URL=$(PG_URL) CACHE_URL=$(REDIS_URL) $(VENV)/bin/pytest -n $(PYTEST_WORKERS)
+
+## Extract the messages of the code and templates into locale/*/django.po (needs GNU gettext),
+## then compile them; translate what is new in the .po files and run it again.
+messages: $(VENV)/.installed
+	$(PYTHON) scripts/translations.py extract
+	$(PYTHON) scripts/translations.py compile
 
 ## Start PostgreSQL and Redis when they are installed here but not running.
 services:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -13,16 +15,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from otp.methods import METHOD_CHOICES
+
 from . import services
 from .api_schema import OTP_HEADER, error_responses
 from .client import client_from
 from .errors import ErrorCode
+from .input_limits import EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
 from .mfa_resets import mfa_reset_apply_if_due
 from .serializers import ProfileSerializer
 from .signing_keys import key_set
 from .throttles import PasswordResetRateThrottle, RegisterRateThrottle
 
-PASSWORD_FIELD = {"style": {"input_type": "password"}, "trim_whitespace": False, "max_length": 4096}
+PASSWORD_FIELD = {
+    "style": {"input_type": "password"},
+    "trim_whitespace": False,
+    "max_length": PASSWORD_INPUT_MAX_LENGTH,
+}
 
 
 def otp_header(request: Request) -> str | None:
@@ -46,10 +55,10 @@ class LoginApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254)
+        email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
         password = serializers.CharField(**PASSWORD_FIELD)
         otpMethod = serializers.ChoiceField(
-            choices=["TOTP", "SMS", "RECOVERY_CODE"],
+            choices=METHOD_CHOICES,
             required=False,
             help_text="`SMS` sends a login code to the verified phone (answered by 403 otp_required).",
         )
@@ -123,9 +132,27 @@ class RefreshApi(APIView):
 
 
 class MeApi(APIView):
+    class UpdateInputSerializer(serializers.Serializer):
+        language = serializers.ChoiceField(
+            choices=[code for code, _name in settings.LANGUAGES], required=False
+        )
+
     @extend_schema(operation_id="me", responses={200: ProfileSerializer, **error_responses()})
     def get(self, request: Request) -> Response:
         return Response(ProfileSerializer(mfa_reset_apply_if_due(request.user)).data)
+
+    @extend_schema(
+        operation_id="me_update",
+        request=UpdateInputSerializer,
+        responses={200: ProfileSerializer, **error_responses(ErrorCode.VALIDATION_ERROR)},
+    )
+    def patch(self, request: Request) -> Response:
+        data = self.UpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request.user
+        if "language" in data.validated_data:
+            user = services.user_language_set(user=user, language=data.validated_data["language"])
+        return Response(ProfileSerializer(user).data)
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -135,7 +162,7 @@ class RegisterApi(APIView):
     throttle_classes = [RegisterRateThrottle]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254)
+        email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
         password = serializers.CharField(**PASSWORD_FIELD)
 
     @extend_schema(
@@ -161,7 +188,7 @@ class RegisterApi(APIView):
             client=client_from(request),
         )
         return Response(
-            {"detail": "Check your inbox: we sent a code to verify the email, then log in."},
+            {"detail": _("Check your inbox: we sent a code to verify the email, then log in.")},
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -244,7 +271,7 @@ class PasswordResetApi(APIView):
     throttle_classes = [PasswordResetRateThrottle]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254)
+        email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
 
     @extend_schema(
         operation_id="password_reset",
@@ -259,7 +286,7 @@ class PasswordResetApi(APIView):
         data.is_valid(raise_exception=True)
         services.password_reset_request(email=data.validated_data["email"], client=client_from(request))
         return Response(
-            {"detail": "If an account has this email, a link to reset the password is on its way."},
+            {"detail": _("If an account has this email, a link to reset the password is on its way.")},
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -297,7 +324,7 @@ class PasswordResetConfirmApi(APIView):
             new_password=data.validated_data["newPassword"],
             client=client_from(request),
         )
-        return Response({"detail": "The password is reset. Log in with the new password."})
+        return Response({"detail": _("The password is reset. Log in with the new password.")})
 
 
 class JwksApi(APIView):
@@ -338,7 +365,7 @@ class HealthApi(APIView):
         body: dict[str, str] = {"status": "ok" if healthy else "unavailable"}
         body.update({name: "ok" if ok else "unavailable" for name, ok in checks.items()})
         if not healthy:
-            body.update(code=ErrorCode.SERVICE_UNAVAILABLE, detail="A dependency of the service is down.")
+            body.update(code=ErrorCode.SERVICE_UNAVAILABLE, detail=_("A dependency of the service is down."))
         return Response(body, status=200 if healthy else 503)
 
 

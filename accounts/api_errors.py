@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views import defaults
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
@@ -51,7 +52,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             {
                 "code": ErrorCode.VALIDATION_ERROR,
-                "detail": "The request is not valid.",
+                "detail": _("The request is not valid."),
                 "errors": _field_errors(exc.detail),
             },
             status=status.HTTP_400_BAD_REQUEST,
@@ -60,13 +61,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     if isinstance(exc, InvalidToken | exceptions.AuthenticationFailed):
-        code, detail = "token_not_valid", "The bearer token is missing, expired, revoked or not valid."
+        code, detail = "token_not_valid", _("The bearer token is missing, expired, revoked or not valid.")
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else "error"
         detail = str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail
     else:
-        code, detail = "error", "The request could not be served."
+        code, detail = "error", _("The request could not be served.")
     response.data = {"code": str(DRF_CODES.get(code, code)), "detail": str(detail)}
     return response
 
@@ -94,26 +95,26 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
             request,
             defaults.bad_request,
             "request_too_large",
-            "The request body is larger than the service accepts.",
+            _("The request body is larger than the service accepts."),
             413,
             exception,
         )
     return _error_page(
-        request, defaults.bad_request, "bad_request", "The request is not valid.", 400, exception
+        request, defaults.bad_request, "bad_request", _("The request is not valid."), 400, exception
     )
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _error_page(
-        request, defaults.permission_denied, "permission_denied", "You may not do this.", 403, exception
+        request, defaults.permission_denied, "permission_denied", _("You may not do this."), 403, exception
     )
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_page(request, defaults.page_not_found, "not_found", "Nothing is here.", 404, exception)
+    return _error_page(request, defaults.page_not_found, "not_found", _("Nothing is here."), 404, exception)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
     return _error_page(
-        request, defaults.server_error, "server_error", "Something went wrong on our side.", 500
+        request, defaults.server_error, "server_error", _("Something went wrong on our side."), 500
     )

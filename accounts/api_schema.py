@@ -12,6 +12,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from otp.methods import METHOD_CHOICES
+
 from .errors import ERROR_CATALOGUE, ErrorCode
 
 OTP_HEADER = OpenApiParameter(
@@ -77,7 +79,7 @@ def _error_serializer(codes: tuple[str, ...]) -> serializers.Serializer:
     }
     if "otp_required" in codes:
         fields["methods"] = serializers.ListField(
-            child=serializers.ChoiceField(choices=["TOTP", "SMS", "RECOVERY_CODE"]), required=False
+            child=serializers.ChoiceField(choices=METHOD_CHOICES), required=False
         )
         fields["channel"] = serializers.ChoiceField(choices=["SMS"], required=False)
         fields["validUntil"] = serializers.DateTimeField(required=False)

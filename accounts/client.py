@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import translation
 
 USER_AGENT_MAX_LENGTH = 512
 
@@ -14,6 +15,8 @@ USER_AGENT_MAX_LENGTH = 512
 class Client:
     ip: str | None = None
     user_agent: str = ""
+    # The language the request asked for (Accept-Language or the pages' menu); empty outside one.
+    language: str = ""
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -29,4 +32,5 @@ def client_from(request: HttpRequest) -> Client:
     return Client(
         ip=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_LENGTH],
+        language=translation.get_language() or settings.LANGUAGE_CODE,
     )

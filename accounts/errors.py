@@ -1,7 +1,8 @@
 """Every refusal the service can give, under a stable code, in one place.
 
 Services raise `ServiceError`; the API turns it into `{code, detail, ...}` and the pages
-into a message. Codes are API; the text may change.
+into a message. Codes are API; the text may change, and is translated (a lazy translation,
+rendered in the language of the request that shows it).
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+StrOrPromise = Any  # a str, or a lazy translation rendered in the language active when it is shown
 
 
 class ErrorCode(StrEnum):
@@ -38,40 +43,40 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
 
 
-ERROR_CATALOGUE: dict[ErrorCode, tuple[int, str]] = {
-    ErrorCode.VALIDATION_ERROR: (400, "The request is not valid."),
-    ErrorCode.PASSWORD_INVALID: (400, "This password cannot be used."),
-    ErrorCode.AUTHENTICATION_FAILED: (403, "The email or the password is not correct."),
-    ErrorCode.LOGIN_THROTTLED: (429, "Too many failed sign-in attempts. Try again later."),
-    ErrorCode.ACCOUNT_BLOCKED: (403, "This account is blocked. Contact support."),
+ERROR_CATALOGUE: dict[ErrorCode, tuple[int, StrOrPromise]] = {
+    ErrorCode.VALIDATION_ERROR: (400, _("The request is not valid.")),
+    ErrorCode.PASSWORD_INVALID: (400, _("This password cannot be used.")),
+    ErrorCode.AUTHENTICATION_FAILED: (403, _("The email or the password is not correct.")),
+    ErrorCode.LOGIN_THROTTLED: (429, _("Too many failed sign-in attempts. Try again later.")),
+    ErrorCode.ACCOUNT_BLOCKED: (403, _("This account is blocked. Contact support.")),
     ErrorCode.ACCOUNT_LOCKED: (
         403,
-        "This account is locked after too many failed codes. Wait, reset the password or contact support.",
+        _("This account is locked after too many failed codes. Wait, reset the password or contact support."),
     ),
-    ErrorCode.TOKEN_NOT_VALID: (403, "The token is not valid."),
-    ErrorCode.OTP_REQUIRED: (403, "A second factor is required: send a code in the x-otp header."),
-    ErrorCode.OTP_INVALID: (403, "The one-time code is missing, wrong, expired or already used."),
-    ErrorCode.OTP_THROTTLED: (429, "Too many wrong codes. Wait before trying again."),
+    ErrorCode.TOKEN_NOT_VALID: (403, _("The token is not valid.")),
+    ErrorCode.OTP_REQUIRED: (403, _("A second factor is required: send a code in the x-otp header.")),
+    ErrorCode.OTP_INVALID: (403, _("The one-time code is missing, wrong, expired or already used.")),
+    ErrorCode.OTP_THROTTLED: (429, _("Too many wrong codes. Wait before trying again.")),
     ErrorCode.OTP_ATTEMPTS_EXHAUSTED: (
         429,
-        "A code was sent recently or too many were sent. Wait before asking again.",
+        _("A code was sent recently or too many were sent. Wait before asking again."),
     ),
-    ErrorCode.METHOD_NOT_ALLOWED: (400, "This method is not set up for the account."),
-    ErrorCode.PHONE_INVALID: (400, "This is not a valid mobile number for the country given."),
-    ErrorCode.COUNTRY_NOT_ALLOWED: (400, "Text messages cannot be sent to this country."),
-    ErrorCode.SMS_ALREADY_CONFIGURED: (400, "A verified phone is already set up. Remove it first."),
-    ErrorCode.SMS_NOT_CONFIGURED: (400, "No phone is set up."),
+    ErrorCode.METHOD_NOT_ALLOWED: (400, _("This method is not set up for the account.")),
+    ErrorCode.PHONE_INVALID: (400, _("This is not a valid mobile number for the country given.")),
+    ErrorCode.COUNTRY_NOT_ALLOWED: (400, _("Text messages cannot be sent to this country.")),
+    ErrorCode.SMS_ALREADY_CONFIGURED: (400, _("A verified phone is already set up. Remove it first.")),
+    ErrorCode.SMS_NOT_CONFIGURED: (400, _("No phone is set up.")),
     ErrorCode.TOTP_ALREADY_CONFIGURED: (
         400,
-        "A verified authenticator app is already set up. Remove it first.",
+        _("A verified authenticator app is already set up. Remove it first."),
     ),
-    ErrorCode.TOTP_NOT_CONFIGURED: (400, "No authenticator app is set up."),
-    ErrorCode.CHANNEL_NOT_CONFIGURED: (400, "This channel is not set up."),
-    ErrorCode.CHANNEL_ALREADY_VERIFIED: (400, "This channel is already verified."),
-    ErrorCode.MFA_NOT_ENABLED: (400, "Set up an authenticator app or a phone first."),
-    ErrorCode.SMS_UNAVAILABLE: (503, "Text messages cannot be sent right now. Try again later."),
-    ErrorCode.SERVICE_UNAVAILABLE: (503, "The service is temporarily unavailable."),
-    ErrorCode.NOT_FOUND: (404, "There is nothing here to act on."),
+    ErrorCode.TOTP_NOT_CONFIGURED: (400, _("No authenticator app is set up.")),
+    ErrorCode.CHANNEL_NOT_CONFIGURED: (400, _("This channel is not set up.")),
+    ErrorCode.CHANNEL_ALREADY_VERIFIED: (400, _("This channel is already verified.")),
+    ErrorCode.MFA_NOT_ENABLED: (400, _("Set up an authenticator app or a phone first.")),
+    ErrorCode.SMS_UNAVAILABLE: (503, _("Text messages cannot be sent right now. Try again later.")),
+    ErrorCode.SERVICE_UNAVAILABLE: (503, _("The service is temporarily unavailable.")),
+    ErrorCode.NOT_FOUND: (404, _("There is nothing here to act on.")),
 }
 
 
@@ -82,7 +87,7 @@ class ServiceError(Exception):
         self,
         code: ErrorCode,
         *,
-        detail: str | None = None,
+        detail: StrOrPromise | None = None,
         status: int | None = None,
         retry_after: float | None = None,
         errors: dict[str, list[str]] | None = None,
@@ -98,7 +103,7 @@ class ServiceError(Exception):
         super().__init__(f"{code}: {self.detail}")
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": str(self.code), "detail": self.detail}
+        body: dict[str, Any] = {"code": str(self.code), "detail": str(self.detail)}
         if self.errors:
             body["errors"] = self.errors
         if self.retry_after is not None:

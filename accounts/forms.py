@@ -6,33 +6,38 @@ import math
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from otp.services import Method
 
 from .errors import ErrorCode, ServiceError
+from .input_limits import CODE_MAX_LENGTH, EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
 from .models import User
-
-PASSWORD_MAX_LENGTH = 4096
-CODE_MAX_LENGTH = 32
 
 
 def wait_text(seconds: int) -> str:
     """`42 seconds`, `3 minutes`, `1 hour 5 minutes`: a wait as people read it."""
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
     minutes = math.ceil(seconds / 60)
     if minutes < 60:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
     hours, minutes = divmod(minutes, 60)
-    text = f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{text} {minutes} minute{'s' if minutes != 1 else ''}" if minutes else text
+    text = ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+    if not minutes:
+        return text
+    return f"{text} {ngettext('%(count)d minute', '%(count)d minutes', minutes) % {'count': minutes}}"
 
 
 def refusal_text(error: ServiceError) -> str:
     """The service's reason, with the wait when it gave one (throttles, locks)."""
     if error.retry_after is None:
-        return error.detail
-    return f"{error.detail} Try again in {wait_text(error.retry_after)}."
+        return str(error.detail)
+    return gettext("%(reason)s Try again in %(wait)s.") % {
+        "reason": error.detail,
+        "wait": wait_text(error.retry_after),
+    }
 
 
 def code_widget(method: str | None = None) -> forms.TextInput:
@@ -49,7 +54,7 @@ def password_field(*, label: str, autocomplete: str, help_text: str = "") -> for
     return forms.CharField(
         label=label,
         strip=False,
-        max_length=PASSWORD_MAX_LENGTH,
+        max_length=PASSWORD_INPUT_MAX_LENGTH,
         help_text=help_text,
         widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
     )
@@ -80,27 +85,31 @@ class PageForm(forms.Form):
 
 class SignupForm(PageForm):
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("Email"),
+        max_length=EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     password = password_field(
-        label="Password",
+        label=_("Password"),
         autocomplete="new-password",
-        help_text="At least 8 characters. A few unrelated words make a strong, memorable passphrase.",
+        help_text=_("At least 8 characters. A few unrelated words make a strong, memorable passphrase."),
     )
     service_fields = {"password": "password"}
 
 
 class LoginForm(PageForm):
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
+        label=_("Email"),
+        max_length=EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
     )
-    password = password_field(label="Password", autocomplete="current-password")
+    password = password_field(label=_("Password"), autocomplete="current-password")
 
 
 class CodeForm(PageForm):
     """A 6-digit code sent by email or SMS, or shown by an authenticator app."""
 
-    code = forms.CharField(label="Code", max_length=CODE_MAX_LENGTH, widget=code_widget())
+    code = forms.CharField(label=_("Code"), max_length=CODE_MAX_LENGTH, widget=code_widget())
 
     def __init__(self, *args: Any, label: str = "Code", help_text: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,9 +118,9 @@ class CodeForm(PageForm):
 
 
 METHOD_LABELS = {
-    Method.TOTP: ("Code from your authenticator app", "The 6-digit code the app shows now."),
-    Method.SMS: ("Code we texted you", "The 6-digit code in the text message."),
-    Method.RECOVERY_CODE: ("Recovery code", "One of the codes you saved; each works once."),
+    Method.TOTP: (_("Code from your authenticator app"), _("The 6-digit code the app shows now.")),
+    Method.SMS: (_("Code we texted you"), _("The 6-digit code in the text message.")),
+    Method.RECOVERY_CODE: (_("Recovery code"), _("One of the codes you saved; each works once.")),
 }
 
 
@@ -148,28 +157,30 @@ class StepUpForm(PageForm):
 
 
 class PasswordChangeForm(StepUpForm):
-    current_password = password_field(label="Current password", autocomplete="current-password")
+    current_password = password_field(label=_("Current password"), autocomplete="current-password")
     new_password = password_field(
-        label="New password", autocomplete="new-password", help_text="At least 8 characters."
+        label=_("New password"), autocomplete="new-password", help_text=_("At least 8 characters.")
     )
     service_fields = {"newPassword": "new_password"}
 
     def add_service_error(self, error: ServiceError) -> None:
         if error.code == ErrorCode.AUTHENTICATION_FAILED:
-            self.add_error("current_password", "The current password is not correct.")
+            self.add_error("current_password", _("The current password is not correct."))
             return
         super().add_service_error(error)
 
 
 class PasswordResetForm(PageForm):
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("Email"),
+        max_length=EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
 
 class PasswordResetConfirmForm(PageForm):
     new_password = password_field(
-        label="New password", autocomplete="new-password", help_text="At least 8 characters."
+        label=_("New password"), autocomplete="new-password", help_text=_("At least 8 characters.")
     )
     service_fields = {"newPassword": "new_password"}
 
@@ -177,8 +188,10 @@ class PasswordResetConfirmForm(PageForm):
         if error.code == ErrorCode.TOKEN_NOT_VALID:
             self.add_error(
                 None,
-                "This link does not work any more: it was used already, has expired or is incomplete. "
-                "Ask for a new one.",
+                _(
+                    "This link does not work any more: it was used already, has expired or is incomplete. "
+                    "Ask for a new one."
+                ),
             )
             return
         super().add_service_error(error)

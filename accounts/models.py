@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -61,6 +62,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     phone_verified_at = models.DateTimeField(null=True, blank=True)
 
     last_login_device = models.CharField(max_length=512, blank=True, default="")
+    # What is sent to the user outside a request is written in this language.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
     password_changed_at = models.DateTimeField(default=timezone.now)
     # Bumped by logout-all, password change/reset and block: tokens carry the value they
     # were issued with (`gen` claim) and are refused once it moves on.

@@ -24,12 +24,12 @@ logger = logging.getLogger(__name__)
 
 def _notify(*, user: User, template: str, context: dict[str, Any] | None = None) -> None:
     """Email `user` with `templates/emails/<template>.*` once the current transaction commits."""
-    to, user_id = user.email, user.pk
+    to, user_id, language = user.email, user.pk, user.language
     context = context or {}
 
     def send() -> None:
         try:
-            email_send(to=to, template=template, context=context)
+            email_send(to=to, language=language, template=template, context=context)
         except Exception as error:  # noqa: BLE001 - the change is committed; a lost email must not undo the answer
             logger.error(
                 "Notification %s for user %s was not sent: %s", template, user_id, error.__class__.__name__

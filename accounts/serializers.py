@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from otp.phone_numbers import phone_obfuscate
@@ -49,6 +50,10 @@ class ProfileSerializer(serializers.Serializer):
         help_text="When a reset of the second factors asked of support takes effect; absent when none is "
         "pending. `DELETE /auth/me/mfa-reset` cancels it.",
     )
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        help_text="What is sent to the user outside a request is in this language.",
+    )
 
     def to_representation(self, user: User) -> dict[str, Any]:
         device = getattr(user, "sms_device", None)
@@ -66,6 +71,7 @@ class ProfileSerializer(serializers.Serializer):
             "lastLoggedDevice": user.last_login_device,
             "lastPasswordChangeDate": user.password_changed_at,
             "mfaResetScheduledAt": user.mfa_reset_due_at,
+            "language": user.language,
         }
         # One shared field formats the dates: `self.fields` would deep-copy every declared
         # field on each call, a fifth of the time of `/auth/me` (docs/benchmarks.md).

@@ -68,25 +68,39 @@ def user_register(*, email: str, password: str, client: Client) -> None:
     """
     email = email_normalize(email)
     password_validate(password=password, user=User(email=email), field="password")
-    if not User.objects.filter(email=email).exists():
+    owner_language = User.objects.filter(email=email).values_list("language", flat=True).first()
+    if owner_language is None:
         try:
             with transaction.atomic():
-                user = User.objects.create_user(email, password, last_login_device=client.user_agent)
+                user = User.objects.create_user(
+                    email,
+                    password,
+                    last_login_device=client.user_agent,
+                    language=client.language or settings.LANGUAGE_CODE,
+                )
                 security_event_record(user=user, type=EventType.SIGNED_UP, client=client)
                 otp_services.email_verification_code_send(user=user)
             return
         except IntegrityError:
-            pass  # Registered concurrently: answer as for a taken email.
+            # Registered concurrently: answer as for a taken email.
+            owner_language = client.language or settings.LANGUAGE_CODE
     make_password(password)
-    _signup_attempt_notify(email=email)
+    _signup_attempt_notify(email=email, language=owner_language)
 
 
-def _signup_attempt_notify(*, email: str) -> None:
+def _signup_attempt_notify(*, email: str, language: str) -> None:
     """Tell the owner of a taken email that someone tried to sign up with it, at most once per
     `SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS`: repeated sign-ups must not flood their inbox."""
     key = "signup-attempt-notice:" + hashlib.sha256(email.encode()).hexdigest()
     if cache.add(key, 1, timeout=settings.SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS):
-        email_send(to=email, template="signup_attempt", context={"email": email})
+        email_send(to=email, language=language, template="signup_attempt", context={"email": email})
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """The language of what is sent to `user` outside a request (notifications, support actions)."""
+    user.language = language
+    User.objects.filter(pk=user.pk).update(language=language)
+    return user
 
 
 # --- login and tokens -------------------------------------------------------------------------
@@ -377,6 +391,7 @@ def _password_reset_link_send(*, email: str, client: Client) -> None:
     with contextlib.suppress(ServiceError):
         email_send(
             to=user.email,
+            language=user.language,
             template="password_reset",
             context={"uid": uid, "token": token, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
         )

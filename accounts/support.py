@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from otp import services as otp_services
 
@@ -31,7 +32,7 @@ def _reason_clean(reason: str) -> str:
     reason = reason.strip()
     if not reason:
         raise ServiceError(
-            ErrorCode.VALIDATION_ERROR, errors={"reason": ["Give the reason for this action."]}
+            ErrorCode.VALIDATION_ERROR, errors={"reason": [_("Give the reason for this action.")]}
         )
     return reason
 
@@ -45,7 +46,7 @@ def _account_lock_for_change(user: User, staff_member: User | None) -> User:
     account = User.objects.select_for_update().get(pk=user.pk)
     staff_account = account.is_staff or account.is_superuser
     if staff_account and staff_member is not None and not staff_member.is_superuser:
-        raise _refusal("Only a superuser can act on a staff account.")
+        raise _refusal(_("Only a superuser can act on a staff account."))
     return account
 
 
@@ -84,7 +85,7 @@ def account_block(*, user: User, staff_member: User | None, reason: str, client:
     reason = _reason_clean(reason)
     user = _account_lock_for_change(user, staff_member)
     if user.status == User.Status.BLOCKED:
-        raise _refusal("The account is already blocked.")
+        raise _refusal(_("The account is already blocked."))
     user.status, user.locked_until = User.Status.BLOCKED, None
     user.save(update_fields=["status", "locked_until"])
     _record(
@@ -102,7 +103,7 @@ def account_unblock(
     reason = _reason_clean(reason)
     user = _account_lock_for_change(user, staff_member)
     if user.status != User.Status.BLOCKED:
-        raise _refusal("The account is not blocked.")
+        raise _refusal(_("The account is not blocked."))
     user.status = User.Status.ACTIVE
     user.save(update_fields=["status"])
     _record(
@@ -118,7 +119,7 @@ def account_unlock(*, user: User, staff_member: User | None, reason: str, client
     reason = _reason_clean(reason)
     user = _account_lock_for_change(user, staff_member)
     if user.status == User.Status.BLOCKED:
-        raise _refusal("The account is blocked: unblock it instead.")
+        raise _refusal(_("The account is blocked: unblock it instead."))
     was_locked = user.effective_status() == User.Status.LOCKED
     user.save(update_fields=user.lock_lift())
     login_failures_forget(email=user.email)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 
 class ContextPasswordValidator:
@@ -14,11 +15,11 @@ class ContextPasswordValidator:
         words = {settings.SERVICE_NAME.casefold(), settings.SERVICE_NAME.casefold().replace(" ", "")}
         if any(word and word in folded for word in words):
             raise ValidationError(
-                "This password contains the name of the service.", code="password_has_service_name"
+                _("This password contains the name of the service."), code="password_has_service_name"
             )
 
     def get_help_text(self) -> str:
-        return "Your password cannot contain the name of the service."
+        return _("Your password cannot contain the name of the service.")
 
 
 class MaximumLengthValidator:
@@ -27,9 +28,11 @@ class MaximumLengthValidator:
     def validate(self, password: str, user: object = None) -> None:
         if len(password) > settings.PASSWORD_MAX_LENGTH:
             raise ValidationError(
-                f"This password is longer than {settings.PASSWORD_MAX_LENGTH} characters.",
+                _("This password is longer than %(max)d characters.") % {"max": settings.PASSWORD_MAX_LENGTH},
                 code="password_too_long",
             )
 
     def get_help_text(self) -> str:
-        return f"Your password can be up to {settings.PASSWORD_MAX_LENGTH} characters long."
+        return _("Your password can be up to %(max)d characters long.") % {
+            "max": settings.PASSWORD_MAX_LENGTH
+        }

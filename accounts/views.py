@@ -24,6 +24,8 @@ from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView, View
@@ -72,7 +74,10 @@ def safe_next(request: HttpRequest) -> str:
 
 def code_sent_text(sent: CodeSent, destination: str) -> str:
     valid_for = math.ceil((sent.valid_until - timezone.now()).total_seconds())
-    return f"We sent a code to {destination}. It works for {wait_text(valid_for)}."
+    return gettext("We sent a code to %(destination)s. It works for %(wait)s.") % {
+        "destination": destination,
+        "wait": wait_text(valid_for),
+    }
 
 
 def pending_login_start(request: HttpRequest, user: User, *, next_url: str) -> None:
@@ -139,7 +144,7 @@ def verified_session_required(view: ViewFunction) -> ViewFunction:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.has_second_factor and not request.user.is_verified():
             pending_login_start(request, request.user, next_url=request.get_full_path())
-            messages.info(request, "Confirm it is you with your second factor to continue.")
+            messages.info(request, _("Confirm it is you with your second factor to continue."))
             return redirect("account:login-code")
         return view(request, *args, **kwargs)
 
@@ -241,7 +246,11 @@ class RateLimitedFormMixin:
         throttle = self.throttle_class()
         if not throttle.allow_request(self.request, None):
             wait = math.ceil(throttle.wait() or 60)
-            form.add_error(None, f"Too many requests from your network. Try again in {wait_text(wait)}.")
+            form.add_error(
+                None,
+                gettext("Too many requests from your network. Try again in %(wait)s.")
+                % {"wait": wait_text(wait)},
+            )
             return self.refusal_response(form, status=429, retry_after=wait)
         return super().form_valid(form)
 
@@ -255,7 +264,7 @@ class SignupView(RateLimitedFormMixin, ServiceFormView):
     template_name = "account/signup.html"
     throttle_class = RegisterRateThrottle
     success_url = reverse_lazy("account:login")
-    success_message = "Check your inbox: we sent a code to verify your email. Log in to enter it."
+    success_message = _("Check your inbox: we sent a code to verify your email. Log in to enter it.")
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
@@ -306,7 +315,7 @@ class LoginCodeView(ServiceFormView):
         self.pending_user = pending_login_user(request)
         if self.pending_user is None:
             messages.error(
-                request, "Enter your email and password first. A login not finished in time starts over."
+                request, _("Enter your email and password first. A login not finished in time starts over.")
             )
             return redirect("account:login")
         return super().dispatch(request, *args, **kwargs)
@@ -346,7 +355,7 @@ class LoginCodeSmsView(View):
         user = pending_login_user(request)
         if user is None:
             messages.error(
-                request, "Enter your email and password first. A login not finished in time starts over."
+                request, _("Enter your email and password first. A login not finished in time starts over.")
             )
             return redirect("account:login")
         try:
@@ -366,7 +375,7 @@ class LogoutView(PageMixin, TemplateView):
         if request.user.is_authenticated:
             services.session_logout_record(user=request.user, client=client_from(request))
         auth_logout(request)
-        messages.success(request, "You are logged out.")
+        messages.success(request, _("You are logged out."))
         return redirect("account:login")
 
 
@@ -387,16 +396,16 @@ class SecurityView(PageMixin, TemplateView):
 class EmailVerifyView(ServiceFormView):
     form_class = CodeForm
     template_name = "account/email_verify.html"
-    success_message = "Your email is verified."
+    success_message = _("Your email is verified.")
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.email_verified:
-            messages.info(request, "Your email is already verified.")
+            messages.info(request, _("Your email is already verified."))
             return redirect("account:security")
         return super().get(request, *args, **kwargs)
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        return {**super().get_form_kwargs(), "label": "Code from the email"}
+        return {**super().get_form_kwargs(), "label": _("Code from the email")}
 
     def perform(self, form: CodeForm) -> None:
         otp_services.channel_confirm(
@@ -428,7 +437,7 @@ class EmailCodeSendView(View):
 class PasswordChangeView(StepUpMixin, ServiceFormView):
     form_class = PasswordChangeForm
     template_name = "account/password_change.html"
-    success_message = "Your password is changed. Everywhere else you need to log in again."
+    success_message = _("Your password is changed. Everywhere else you need to log in again.")
 
     def perform(self, form: PasswordChangeForm) -> None:
         user = services.password_change(
@@ -454,8 +463,11 @@ class PasswordResetView(RateLimitedFormMixin, ServiceFormView):
         minutes = settings.PASSWORD_RESET_TIMEOUT // 60
         messages.success(
             self.request,
-            f"If an account has this email, we sent it a link to choose a new password. "
-            f"The link works once, for {wait_text(minutes * 60)}.",
+            gettext(
+                "If an account has this email, we sent it a link to choose a new password. "
+                "The link works once, for %(wait)s."
+            )
+            % {"wait": wait_text(minutes * 60)},
         )
 
 
@@ -464,7 +476,7 @@ class PasswordResetConfirmView(ServiceFormView):
     form_class = PasswordResetConfirmForm
     template_name = "account/password_reset_confirm.html"
     success_url = reverse_lazy("account:login")
-    success_message = "Your password is reset. Log in with it."
+    success_message = _("Your password is reset. Log in with it.")
 
     def perform(self, form: PasswordResetConfirmForm) -> None:
         services.password_reset_confirm(

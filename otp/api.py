@@ -12,6 +12,7 @@ from accounts.api import otp_header
 from accounts.api_schema import OTP_HEADER, error_responses
 from accounts.client import client_from
 from accounts.errors import ErrorCode
+from accounts.input_limits import PHONE_INPUT_MAX_LENGTH
 from accounts.serializers import ProfileSerializer
 
 from . import services
@@ -23,7 +24,7 @@ SEND_ERRORS = (ErrorCode.OTP_ATTEMPTS_EXHAUSTED, ErrorCode.SMS_UNAVAILABLE)
 
 class SmsMethodApi(APIView):
     class InputSerializer(serializers.Serializer):
-        phone = serializers.CharField(min_length=1, max_length=64)
+        phone = serializers.CharField(min_length=1, max_length=PHONE_INPUT_MAX_LENGTH)
         country = serializers.ChoiceField(choices=SUPPORTED_COUNTRIES)
 
     @extend_schema(

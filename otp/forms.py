@@ -7,9 +7,11 @@ import unicodedata
 
 import phonenumbers
 from django import forms
+from django.utils.translation import gettext_lazy as _
 from phonenumbers.geodata.locale import LOCALE_DATA
 
 from accounts.forms import StepUpForm
+from accounts.input_limits import PHONE_INPUT_MAX_LENGTH
 
 from .phone_numbers import SUPPORTED_COUNTRIES
 
@@ -39,11 +41,11 @@ def country_choices() -> list[tuple[str, str]]:
 
 class PhoneAddForm(StepUpForm):
     country = forms.ChoiceField(
-        label="Country", choices=country_choices, widget=forms.Select(attrs={"autocomplete": "country"})
+        label=_("Country"), choices=country_choices, widget=forms.Select(attrs={"autocomplete": "country"})
     )
     phone = forms.CharField(
-        label="Mobile number",
-        max_length=64,
-        help_text="As you would dial it in that country, e.g. 612 34 56 78 in Spain.",
+        label=_("Mobile number"),
+        max_length=PHONE_INPUT_MAX_LENGTH,
+        help_text=_("As you would dial it in that country, e.g. 612 34 56 78 in Spain."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel-national", "inputmode": "tel"}),
     )

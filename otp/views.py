@@ -14,6 +14,7 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
 
@@ -63,7 +64,7 @@ class TotpStartView(StepUpMixin, ServiceFormView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.totp_verified_at:
             messages.info(
-                request, "An authenticator app is already set up. Remove it first to set up another."
+                request, _("An authenticator app is already set up. Remove it first to set up another.")
             )
             return redirect("account:security")
         return super().get(request, *args, **kwargs)
@@ -78,7 +79,7 @@ class TotpSetupView(ServiceFormView):
 
     form_class = CodeForm
     template_name = "account/totp_setup.html"
-    success_message = "Your authenticator app is set up. Now save recovery codes in case you lose it."
+    success_message = _("Your authenticator app is set up. Now save recovery codes in case you lose it.")
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.enrolment = selectors.totp_enrolment_pending(request.user)
@@ -89,8 +90,8 @@ class TotpSetupView(ServiceFormView):
     def get_form_kwargs(self) -> dict[str, Any]:
         return {
             **super().get_form_kwargs(),
-            "label": "Code from the app",
-            "help_text": "After adding the account, the app shows a 6-digit code.",
+            "label": _("Code from the app"),
+            "help_text": _("After adding the account, the app shows a 6-digit code."),
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -114,7 +115,7 @@ class TotpSetupView(ServiceFormView):
 class TotpRemoveView(StepUpMixin, ServiceFormView):
     form_class = StepUpForm
     template_name = "account/totp_remove.html"
-    success_message = "The authenticator app is removed."
+    success_message = _("The authenticator app is removed.")
 
     def perform(self, form: StepUpForm) -> None:
         services.totp_device_delete(user=self.request.user, otp=form.otp, client=client_from(self.request))
@@ -131,7 +132,7 @@ class PhoneAddView(StepUpMixin, ServiceFormView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.phone_verified_at:
-            messages.info(request, "A verified phone is already set up. Remove it first to add another.")
+            messages.info(request, _("A verified phone is already set up. Remove it first to add another."))
             return redirect("account:security")
         return super().get(request, *args, **kwargs)
 
@@ -149,14 +150,17 @@ class PhoneAddView(StepUpMixin, ServiceFormView):
             otp=form.otp,
             client=client_from(self.request),
         )
-        messages.success(self.request, f"We sent a code to {selectors.phone_masked(self.request.user)}.")
+        messages.success(
+            self.request,
+            _("We sent a code to %(phone)s.") % {"phone": selectors.phone_masked(self.request.user)},
+        )
 
 
 @method_decorator(factor_page_decorators, name="dispatch")
 class PhoneVerifyView(ServiceFormView):
     form_class = CodeForm
     template_name = "account/phone_verify.html"
-    success_message = "Your phone is verified. You can now log in with a code sent to it."
+    success_message = _("Your phone is verified. You can now log in with a code sent to it.")
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.phone = selectors.sms_device_of(request.user)
@@ -167,7 +171,7 @@ class PhoneVerifyView(ServiceFormView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        return {**super().get_form_kwargs(), "label": "Code from the text message"}
+        return {**super().get_form_kwargs(), "label": _("Code from the text message")}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), "phone": selectors.phone_masked(self.request.user)}
@@ -205,7 +209,7 @@ class PhoneCodeSendView(View):
 class PhoneRemoveView(StepUpMixin, ServiceFormView):
     form_class = StepUpForm
     template_name = "account/phone_remove.html"
-    success_message = "Your phone is removed."
+    success_message = _("Your phone is removed.")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {
@@ -222,8 +226,8 @@ class PhoneRemoveView(StepUpMixin, ServiceFormView):
 
 def recovery_codes_text(codes: list[str], *, email: str) -> str:
     lines = [
-        f"{settings.SERVICE_NAME} recovery codes for {email}",
-        f"Generated {timezone.now():%Y-%m-%d %H:%M} UTC. Each code works once.",
+        _("%(service)s recovery codes for %(email)s") % {"service": settings.SERVICE_NAME, "email": email},
+        _("Generated %(when)s UTC. Each code works once.") % {"when": f"{timezone.now():%Y-%m-%d %H:%M}"},
         "",
         *codes,
         "",

@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -107,7 +108,12 @@ AUTH_PASSWORD_VALIDATORS = [
 PASSWORD_MAX_LENGTH = 1024
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
 
-LANGUAGE_CODE = "en-us"
+# English and Spanish: pages, emails, SMS and the API's `detail` texts (codes never change).
+# Requests follow Accept-Language (or the pages' language menu); what is sent outside a
+# request (notifications, support actions, scheduled resets) follows the user's `language`.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -235,7 +241,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CountryEnum": "otp.phone_numbers.SUPPORTED_COUNTRIES",
         "AccountStatusEnum": "accounts.models.User.Status",
-        "SecondFactorMethodEnum": ["TOTP", "SMS", "RECOVERY_CODE"],
+        "SecondFactorMethodEnum": "otp.methods.METHOD_CHOICES",
         "HealthStateEnum": ["ok", "unavailable"],
     },
     # Swagger UI's assets from the pinned drf-spectacular-sidecar package, served as our own

@@ -7,17 +7,20 @@ caps per user, per number and overall. A refusal or a gateway outage refunds the
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from accounts.errors import ErrorCode, ServiceError
 from accounts.mail import email_send
 from accounts.models import User
+from config.cache import RedisCache
 
 from ..methods import Channel
 from ..models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
@@ -38,6 +41,46 @@ def _seconds_to_next_utc_day(now: datetime) -> float:
     return (tomorrow - now).total_seconds()
 
 
+# Count one message against every cap at once; over a cap, nothing stays counted. One round
+# trip to Redis, atomic across workers; `_counters_spend_locally` is the same for a local cache.
+COUNTERS_SPEND_LUA = """
+local ttl = tonumber(ARGV[#ARGV])
+for index, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ttl) end
+  if count > tonumber(ARGV[index]) then
+    for spent = 1, index do redis.call('DECR', KEYS[spent]) end
+    return index
+  end
+end
+return 0
+"""
+_local_counters = threading.Lock()
+
+
+def _counters_spend_locally(caps: list[tuple[str, int]]) -> bool:
+    with _local_counters:
+        for index, (key, cap) in enumerate(caps):
+            cache.add(key, 0, timeout=SMS_BUDGET_MEMORY_SECONDS)
+            if cache.incr(key) > cap:
+                for spent, _ in caps[: index + 1]:
+                    cache.decr(spent)
+                return False
+    return True
+
+
+def _counters_spend(caps: list[tuple[str, int]]) -> bool:
+    """Add one to every counter of `caps` if none would pass its cap; False (nothing added) otherwise."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return _counters_spend_locally(caps)
+    keys = [backend.make_and_validate_key(key) for key, _ in caps]
+    over = backend.script(COUNTERS_SPEND_LUA)(
+        keys=keys, args=[*(cap for _, cap in caps), SMS_BUDGET_MEMORY_SECONDS]
+    )
+    return over == 0
+
+
 def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
     """Count one SMS against the daily caps per user, per number and overall (SMS pumping).
 
@@ -50,14 +93,9 @@ def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
         (f"sms-sent:number:{number}:{day}", settings.SMS_MAX_PER_NUMBER_PER_DAY),
         (f"sms-sent:all:{day}", settings.SMS_MAX_PER_DAY),
     ]
-    spent: list[str] = []
-    for key, cap in caps:
-        cache.add(key, 0, timeout=SMS_BUDGET_MEMORY_SECONDS)
-        spent.append(key)
-        if cache.incr(key) > cap:
-            _sms_budget_refund(spent)
-            raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=_seconds_to_next_utc_day(now))
-    return spent
+    if not _counters_spend(caps):
+        raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=_seconds_to_next_utc_day(now))
+    return [key for key, _ in caps]
 
 
 def _sms_budget_refund(spent: list[str]) -> None:
@@ -95,7 +133,12 @@ def sms_code_deliver(*, device: SmsDevice, purpose: CodePurpose) -> CodeSent:
     _sms_user_cooldown_check(user_id=device.user_id, now=now)
     spent = _sms_budget_spend(user=device.user, number=device.number, now=now)
     code = device.code_generate(purpose=purpose)
-    body = f"{code} is your {settings.SERVICE_NAME} code. It expires in {settings.OTP_CODE_VALIDITY_SECONDS // 60} minutes."
+    with translation.override(device.user.language):
+        body = _("%(code)s is your %(service)s code. It expires in %(minutes)d minutes.") % {
+            "code": code,
+            "service": settings.SERVICE_NAME,
+            "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60,
+        }
     try:
         sms_send(to=device.number, body=body)
     except SmsDeliveryError as error:
@@ -122,6 +165,7 @@ def email_verification_code_send(*, user: User) -> CodeSent:
     code = device.code_generate(purpose=CodePurpose.VERIFY)
     email_send(
         to=user.email,
+        language=user.language,
         template="verification_code",
         context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
     )
@@ -133,7 +177,7 @@ def sms_code_send(*, user: User) -> CodeSent:
     """`GET /auth/otp/code?method=SMS`: verify a pending phone, or a step-up code for a verified one."""
     device = SmsDevice.objects.select_for_update().select_related("user").filter(user=user).first()
     if device is None:
-        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED, detail="No phone is set up.")
+        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED, detail=_("No phone is set up."))
     purpose = CodePurpose.STEP_UP if device.confirmed else CodePurpose.VERIFY
     return sms_code_deliver(device=device, purpose=purpose)
 

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.conf import settings as django_settings
 from django.core import mail
+from django.core.cache import cache
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -21,6 +22,7 @@ from accounts.models import SecurityEvent, User
 from otp import services, sms_backends
 from otp.models import CodePurpose, EmailCodeDevice, SmsDevice
 from otp.services import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, Channel, Method
+from otp.services.delivery import _counters_spend
 from otp.sms_backends import SmsDeliveryError
 from tests.conftest import last_sms_code
 from tests.factories import UserFactory
@@ -807,3 +809,14 @@ def test_a_lock_that_has_not_expired_is_not_lifted() -> None:
     )
     assert user.lock_lift_if_expired(timezone.now()) == []
     assert (user.status, user.otp_failure_count) == (User.Status.LOCKED, 100)
+
+
+def test_a_message_over_one_cap_counts_against_none(settings: Settings) -> None:
+    """The three caps are spent in one atomic step (one Redis round trip): over the number's cap,
+    the user's and the day's counters are left as they were."""
+
+    caps = [("cap-test:user", 5), ("cap-test:number", 1), ("cap-test:all", 5)]
+    assert _counters_spend(caps)
+    assert not _counters_spend(caps)
+
+    assert [cache.get(key) for key, _ in caps] == [1, 1, 1]

@@ -27,6 +27,7 @@ PROFILE = {
     "lastLoggedDevice": True,
     "lastPasswordChangeDate": True,
     "mfaResetScheduledAt": False,
+    "language": True,  # second wave: "The profile gains `language`"
 }
 PROFILE_DATES = (
     "emailVerificationDate",
@@ -150,6 +151,10 @@ CONTRACT: dict[tuple[str, str], Operation] = {
     ("delete", "/auth/me/mfa-reset"): Operation(
         204, otp_header=False, errors=_merge(BEARER, STEP_UP, {404: {"not_found"}})
     ),
+    # Second wave (API.md "Languages"): the user's language.
+    ("patch", "/auth/me"): Operation(
+        200, body={"language": False}, response=PROFILE, errors=_merge(BEARER, {400: {"validation_error"}})
+    ),
     ("post", "/auth/register"): Operation(
         202,
         body={"email": True, "password": True},
@@ -266,7 +271,7 @@ def test_operation_matches_the_contract(schema: dict[str, Any], method: str, pat
     if expected.body is None:
         assert body is None
     else:
-        assert body["required"] is True
+        assert body.get("required", False) is (method != "patch")  # PATCH changes what it is sent
         assert fields_of(schema, body["content"]["application/json"]["schema"]) == expected.body
 
     headers = {
