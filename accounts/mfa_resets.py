@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from otp import services as otp_services
 
@@ -32,9 +33,8 @@ EventType = SecurityEvent.Type
 Actor = SecurityEvent.Actor
 State = MfaResetRequest.State
 NO_CLIENT = Client()
-# Who asked, as the user is told: a role, never a staff member's name.
-ROLE_SUPPORT = "a member of our support team"
-ROLE_OPERATOR = "an operator of the service"
+# Who asked or cancelled, as the emails name them (in the user's language): a role, never a name.
+ROLE_SUPPORT, ROLE_OPERATOR, ROLE_USER = "support", "operator", "user"
 
 
 def requester_role(staff_member: User | None) -> str:
@@ -63,11 +63,11 @@ def mfa_reset_request_create(
     Nothing else changes until it is due.
     """
     if not user.has_second_factor:
-        raise ServiceError(ErrorCode.VALIDATION_ERROR, detail="The account has no second factor to reset.")
+        raise ServiceError(ErrorCode.VALIDATION_ERROR, detail=_("The account has no second factor to reset."))
     if user.mfa_reset_due_at is not None:
         raise ServiceError(
             ErrorCode.VALIDATION_ERROR,
-            detail="A reset of this account's second factors is already scheduled.",
+            detail=_("A reset of this account's second factors is already scheduled."),
         )
     now = timezone.now()
     reset = MfaResetRequest.objects.create(
@@ -112,7 +112,7 @@ def mfa_reset_request_cancel(
         details=details,
     )
     notifications.mfa_reset_cancelled_notify(
-        user=user, cancelled_by="you" if staff_member is None else ROLE_SUPPORT
+        user=user, cancelled_by=ROLE_USER if staff_member is None else ROLE_SUPPORT
     )
 
 
@@ -198,12 +198,12 @@ def mfa_reset_cancel(*, user: User, otp: str | None, client: Client) -> User:
     """
     user = mfa_reset_apply_if_due(user)
     if user.mfa_reset_due_at is None:
-        raise ServiceError(ErrorCode.NOT_FOUND, detail="No reset of your second factors is scheduled.")
+        raise ServiceError(ErrorCode.NOT_FOUND, detail=_("No reset of your second factors is scheduled."))
     otp_services.step_up_verify(user=user, otp=otp, client=client)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         reset = mfa_reset_pending_of(locked)
         if reset is None:
-            raise ServiceError(ErrorCode.NOT_FOUND, detail="No reset of your second factors is scheduled.")
+            raise ServiceError(ErrorCode.NOT_FOUND, detail=_("No reset of your second factors is scheduled."))
         mfa_reset_request_cancel(reset=reset, user=locked, staff_member=None, reason="", client=client)
     return locked

@@ -154,7 +154,7 @@ def mfa_reset_schedule(
 def _pending_reset(user: User) -> MfaResetRequest:
     reset = mfa_resets.mfa_reset_pending_of(user)
     if reset is None:
-        raise _refusal("No reset of this account's second factors is scheduled.")
+        raise _refusal(_("No reset of this account's second factors is scheduled."))
     return reset
 
 

@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .client import client_from
 from .forms import StepUpForm
@@ -19,11 +21,11 @@ from .views import ServiceFormView, StepUpMixin, page_decorators, verified_sessi
 class MfaResetCancelView(StepUpMixin, ServiceFormView):
     form_class = StepUpForm
     template_name = "account/mfa_reset_cancel.html"
-    success_message = "The reset is cancelled: your second factors stay as they are."
+    success_message = _("The reset is cancelled: your second factors stay as they are.")
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.mfa_reset_due_at is None:
-            messages.info(request, "No reset of your second factors is scheduled.")
+            messages.info(request, gettext("No reset of your second factors is scheduled."))
             return redirect("account:security")
         return super().get(request, *args, **kwargs)
 

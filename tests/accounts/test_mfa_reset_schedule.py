@@ -613,3 +613,16 @@ def test_the_resets_list_filters_only_on_what_it_offers(support_member: User, lo
 
     assert browser.get(RESETS_URL, {lookup: "p"}).status_code == 400
     assert browser.get(RESETS_URL, {"state__exact": "PENDING"}).status_code == 200
+
+
+def test_a_spanish_user_is_told_in_spanish(staff_member: User, committed: Committed) -> None:
+    user, _ = user_with_every_factor(language="es")
+
+    with committed():
+        due_at = schedule(user, staff_member)
+
+    (message,) = mail.outbox
+    assert "restablecimiento de tus segundos factores programado" in message.subject
+    assert "Un miembro de nuestro equipo de soporte ha pedido" in message.body
+    assert due_at.strftime("%Y-%m-%d %H:%M") in message.body
+    assert "Cancelar este restablecimiento" in message.alternatives[0][0]
