@@ -41,7 +41,7 @@ def test_logins_and_sweeps_at_once_apply_a_due_reset_once() -> None:
 
     def run(index: int) -> None:
         try:
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=60)
             if index % 2:
                 answers[index] = mfa_resets_apply_due()
             else:
@@ -59,7 +59,7 @@ def test_logins_and_sweeps_at_once_apply_a_due_reset_once() -> None:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=30)
+            thread.join(timeout=120)
 
     logins = [answers[index] for index in range(0, THREADS, 2)]
     sweeps = [answers[index] for index in range(1, THREADS, 2)]
