@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from accounts import support
-from accounts.mfa_resets import mfa_resets_apply_due
+from accounts.mfa_resets import mfa_reset_apply_if_due, mfa_resets_apply_due
 from accounts.models import MfaResetRequest, SecurityEvent, User
 from tests.factories import DEFAULT_PASSWORD, user_with_every_factor
 
@@ -34,7 +34,9 @@ def _scheduled_user() -> User:
     return user
 
 
-def test_logins_and_sweeps_at_once_apply_a_due_reset_once() -> None:
+def test_a_login_code_checks_and_sweeps_at_once_apply_a_due_reset_once() -> None:
+    # One login only: concurrent logins of one email meet the login throttle's reservation
+    # (reported to the integrator), which is not what this test is about.
     user = _scheduled_user()
     barrier = threading.Barrier(THREADS)
     answers: list[object] = [None] * THREADS
@@ -42,13 +44,16 @@ def test_logins_and_sweeps_at_once_apply_a_due_reset_once() -> None:
     def run(index: int) -> None:
         try:
             barrier.wait(timeout=60)
-            if index % 2:
-                answers[index] = mfa_resets_apply_due()
-            else:
+            if index == 0:
                 response = APIClient().post(
                     "/auth/login", {"email": user.email, "password": DEFAULT_PASSWORD}, format="json"
                 )
                 answers[index] = response.status_code
+            elif index % 2:
+                answers[index] = mfa_resets_apply_due()
+            else:
+                # `user` was read before the reset: each thread finds it due.
+                answers[index] = mfa_reset_apply_if_due(user).mfa_reset_due_at
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             answers[index] = error
         finally:
@@ -61,10 +66,11 @@ def test_logins_and_sweeps_at_once_apply_a_due_reset_once() -> None:
         for thread in threads:
             thread.join(timeout=120)
 
-    logins = [answers[index] for index in range(0, THREADS, 2)]
     sweeps = [answers[index] for index in range(1, THREADS, 2)]
-    assert logins == [200] * len(logins), answers
+    appliers = [answers[index] for index in range(2, THREADS, 2)]
+    assert answers[0] == 200, answers
     assert all(isinstance(applied, int) for applied in sweeps) and sum(sweeps) <= 1, answers
+    assert appliers == [None] * len(appliers), answers
     assert SecurityEvent.objects.filter(user=user, type=SecurityEvent.Type.MFA_RESET).count() == 1
     assert MfaResetRequest.objects.get(user=user).state == MfaResetRequest.State.DONE
 
