@@ -49,17 +49,22 @@ services:
 	scripts/services-up
 
 # --- Benchmarks (docs/benchmarks.md). Not part of `make test`. -------------------------------
+# Each can be set on the command line: make bench BENCH_CACHE_URL=redis://127.0.0.1:6380/7
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_CACHE_URL ?= redis://127.0.0.1:6379/7
-BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.bench DATABASE_URL=$(BENCH_DATABASE_URL) CACHE_URL=$(BENCH_CACHE_URL)
+# The stock app's own database on the same server (default: the bench database's name + "_stock").
+BENCH_STOCK_DATABASE_URL ?= $(BENCH_DATABASE_URL)_stock
+BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.bench DATABASE_URL=$(BENCH_DATABASE_URL) \
+	CACHE_URL=$(BENCH_CACHE_URL) BENCH_STOCK_DATABASE_URL=$(BENCH_STOCK_DATABASE_URL)
 
-.PHONY: bench bench-scale bench-profile bench-tools
+.PHONY: bench bench-scale bench-profile bench-tools bench-workers
 
 bench-tools:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
-## Every endpoint under load beside the ceiling and SimpleJWT's stock views, and the signing cost.
-## Empties the bench database (its name must contain "bench"); about 5 minutes on 2 cores.
+## Every hot endpoint under load beside a separate stock Django + DRF + SimpleJWT app (bench/stock/),
+## the service on its own gunicorn.conf.py, and the signing cost. Empties the bench databases (their
+## names must contain "bench"); about 5 minutes on 2 cores.
 bench: $(VENV)/.installed services bench-tools
 	$(BENCH_ENV) $(PYTHON) -m bench.signing
 	$(BENCH_ENV) $(PYTHON) -m bench.run
@@ -67,6 +72,10 @@ bench: $(VENV)/.installed services bench-tools
 ## Login, /auth/me and the admin's user list and searches with 1,000 and with 1,000,000 users.
 bench-scale: $(VENV)/.installed services bench-tools
 	$(BENCH_ENV) $(PYTHON) -m bench.scale
+
+## gunicorn.conf.py with sync workers against gthread with 1, 2 and 4 threads, on the same code.
+bench-workers: $(VENV)/.installed services bench-tools
+	$(BENCH_ENV) $(PYTHON) -m bench.workers
 
 ## py-spy samples of one gunicorn worker per endpoint: var/bench/profiles/*.folded.
 bench-profile: $(VENV)/.installed services bench-tools

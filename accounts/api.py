@@ -133,9 +133,7 @@ class RefreshApi(APIView):
 
 class MeApi(APIView):
     class UpdateInputSerializer(serializers.Serializer):
-        language = serializers.ChoiceField(
-            choices=[code for code, _name in settings.LANGUAGES], required=False
-        )
+        language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
 
     @extend_schema(operation_id="me", responses={200: ProfileSerializer, **error_responses()})
     def get(self, request: Request) -> Response:

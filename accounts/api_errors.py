@@ -73,7 +73,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 # Paths whose errors are JSON; the rest of the site gets Django's HTML error pages.
-API_PATH_PREFIXES = ("/auth/", "/.well-known/", "/api/", "/healthz")
+API_PATH_PREFIXES = ("/auth/", "/.well-known/", "/api/", "/healthz", "/metrics")
 
 
 def _error_page(

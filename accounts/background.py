@@ -5,6 +5,7 @@ With `EMAIL_SEND_IN_BACKGROUND` off (the tests) the work runs at once, in the re
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -28,6 +29,8 @@ def _run_and_close_connections(work: Callable[[], None]) -> None:
 def work_in_background(work: Callable[[], None]) -> None:
     """Run `work` in a thread of its own, or at once when background work is off."""
     if settings.EMAIL_SEND_IN_BACKGROUND:
-        threading.Thread(target=_run_and_close_connections, args=(work,), daemon=True).start()
+        # In a copy of the request's context, so its log records keep the request id.
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(_run_and_close_connections, work), daemon=True).start()
     else:
         work()

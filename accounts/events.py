@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from config.metrics import security_event_count
+
 from .client import Client
 from .models import SecurityEvent, User
 
@@ -20,7 +22,7 @@ def security_event_record(
     staff_member: User | None = None,
     details: dict[str, Any] | None = None,
 ) -> SecurityEvent:
-    """Record `type` for `user`. `details` must never hold a secret, a code or a token."""
+    """Record `type` for `user`, log it and count it. `details` must never hold a secret, a code or a token."""
     event = SecurityEvent.objects.create(
         user=user,
         type=type,
@@ -30,7 +32,34 @@ def security_event_record(
         user_agent=client.user_agent,
         details=details or {},
     )
-    security_logger.info(
-        "%s user=%s actor=%s ip=%s details=%s", type, user.pk, actor, client.ip, details or {}
-    )
+    security_event_log_and_count(type=type, user_id=user.pk, client=client, actor=actor, details=details)
     return event
+
+
+def security_event_log_and_count(
+    *,
+    type: SecurityEvent.Type,
+    user_id: int | None,
+    client: Client,
+    actor: SecurityEvent.Actor = SecurityEvent.Actor.USER,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One structured log line and the metrics of an event; alone for events without an account."""
+    details = details or {}
+    shown_user = "unknown" if user_id is None else user_id
+    security_logger.info(
+        "%s user=%s actor=%s ip=%s details=%s",
+        type,
+        shown_user,
+        actor,
+        client.ip,
+        details,
+        extra={
+            "event": str(type),
+            "user_id": user_id,
+            "actor": str(actor),
+            "ip": client.ip,
+            "details": details,
+        },
+    )
+    security_event_count(type=type, details=details)

@@ -27,7 +27,7 @@ from .account_state import account_may_authenticate, account_status_check
 from .background import work_in_background
 from .client import Client
 from .errors import ErrorCode, ServiceError
-from .events import security_event_record, security_logger
+from .events import security_event_log_and_count, security_event_record
 from .mail import email_send
 from .models import RevokedToken, SecurityEvent, User, email_normalize
 from .throttles import login_attempt_reserve, login_failures_forget, login_ip_failure_record
@@ -117,7 +117,9 @@ def _password_failure(*, email: str, user: User | None, client: Client) -> Servi
                 user=user, type=EventType.LOGIN_FAILED, client=client, details={"factor": "password"}
             )
         else:
-            security_logger.info("LOGIN_FAILED user=unknown factor=password ip=%s", client.ip)
+            security_event_log_and_count(
+                type=EventType.LOGIN_FAILED, user_id=None, client=client, details={"factor": "password"}
+            )
 
     work_in_background(record)
     return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
@@ -382,7 +384,7 @@ def password_reset_request(*, email: str, client: Client) -> None:
 def _password_reset_link_send(*, email: str, client: Client) -> None:
     user = User.objects.filter(email=email).first()
     if user is None:
-        security_logger.info("PASSWORD_RESET_REQUESTED user=unknown ip=%s", client.ip)
+        security_event_log_and_count(type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=client)
         return
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)

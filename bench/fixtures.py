@@ -17,7 +17,6 @@ from django.db import connection
 from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework_simplejwt.tokens import RefreshToken as StockRefreshToken
 
 from accounts.models import User
 from accounts.tokens import AMR_PASSWORD, tokens_for_login
@@ -105,11 +104,6 @@ def refresh_lines(users: list[User]) -> list[RequestLine]:
 
 def bearer_lines(users: list[User], body: str = "") -> list[RequestLine]:
     return [RequestLine(authorization=_bearer(user), body=body) for user in users]
-
-
-def stock_refresh_lines(users: list[User]) -> list[RequestLine]:
-    """Refresh tokens of SimpleJWT's own class: signed as SIMPLE_JWT says (HS256 with SECRET_KEY)."""
-    return [RequestLine(body=_json(refresh=str(StockRefreshToken.for_user(user)))) for user in users]
 
 
 def sms_users_create(pool: str, count: int, **fields: object) -> list[User]:

@@ -37,6 +37,7 @@ class Endpoint:
     path: str
     lines_file: Path
     once: bool = False  # each line is single use (a code, a pending channel)
+    side: str = "service"  # which server answers: "service" or "stock"
 
 
 @dataclass(frozen=True)

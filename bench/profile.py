@@ -87,7 +87,13 @@ def main(argv: list[str] | None = None) -> None:
     ]
     output_dir = settings.BENCH_DIR / "profiles"
     output_dir.mkdir(parents=True, exist_ok=True)
-    with gunicorn(workers=1, log_file=settings.BENCH_DIR / "gunicorn-profile.log") as server:
+    # One sync worker: one thread, so every sample is the request's (gthread's idle pool threads
+    # would fill the stacks with waits).
+    with gunicorn(
+        workers=1,
+        log_file=settings.BENCH_DIR / "gunicorn-profile.log",
+        environment={"GUNICORN_WORKER_CLASS": "sync"},
+    ) as server:
         (worker,) = server.worker_pids()
         for endpoint in reused:  # a cold worker's first requests import and compile: not the steady state
             wrk_run(endpoint, base_url=server.base_url, seconds=1, connections=1)

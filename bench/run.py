@@ -1,7 +1,8 @@
-"""`make bench`: each endpoint on gunicorn + PostgreSQL + Redis, beside the ceiling and SimpleJWT's stock views.
+"""`make bench`: each endpoint on gunicorn + PostgreSQL + Redis, beside a separate stock Django + DRF + SimpleJWT app.
 
-Run as `python -m bench.run`. It empties the bench database, creates the users it needs,
-starts gunicorn (one worker per core), drives every endpoint with wrk for a fixed time,
+Run as `python -m bench.run`. It empties the bench databases (the service's and the stock
+app's), creates the users they need, starts both under gunicorn (one worker per core; the
+service with its gunicorn.conf.py), drives every endpoint with wrk in interleaved rounds,
 prints the table and writes it to docs/benchmarks.md.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
+import sys
 
 import django
 
@@ -20,13 +23,18 @@ MAX_ROUND_SECONDS = 25
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     cores = os.cpu_count() or 1
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10, help="measured time per endpoint")
+    parser.add_argument(
+        "--seconds", type=float, default=12, help="measured time per endpoint, across its rounds"
+    )
     parser.add_argument("--workers", type=int, default=cores, help="gunicorn workers (default: one per core)")
     parser.add_argument(
         "--connections", type=int, default=cores, help="requests in flight (default: one per worker)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=2, help="interleaved rounds per endpoint, the best one counts"
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds per endpoint; ratios are the median of the rounds'",
     )
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     arguments = parser.parse_args(argv)
@@ -37,6 +45,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     arguments = _arguments(argv)
+    # A SIGTERM unwinds the `with` blocks, so the gunicorns started here stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
     django.setup()
     from .benchmark import Benchmark

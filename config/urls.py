@@ -1,4 +1,4 @@
-"""URL map: the JSON API under /auth/, JWKS, OpenAPI, health, admin."""
+"""URL map: the JSON API under /auth/, JWKS and OIDC discovery, OpenAPI, health, metrics, admin."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.api import HealthApi, JwksApi
+from accounts.api_discovery import OpenIdConfigurationApi
+
+from .cors import public_cors
+from .metrics_view import metrics_view
 
 # Swagger UI sets element styles from its script; scripts stay `'self'` only.
 swagger_ui = csp_update({"style-src": ["'unsafe-inline'"]})(
@@ -17,8 +21,14 @@ swagger_ui = csp_update({"style-src": ["'unsafe-inline'"]})(
 urlpatterns = [
     path("auth/", include("accounts.urls")),
     path("auth/", include("otp.urls")),
-    path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
+    path(".well-known/jwks.json", public_cors(JwksApi.as_view()), name="jwks"),
+    path(
+        ".well-known/openid-configuration",
+        public_cors(OpenIdConfigurationApi.as_view()),
+        name="openid-configuration",
+    ),
     path("healthz", HealthApi.as_view(), name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", swagger_ui, name="swagger-ui"),
     path("admin/", admin.site.urls),

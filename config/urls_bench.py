@@ -1,4 +1,4 @@
-"""The service's URLs plus what the benchmark compares it with: the ceiling and SimpleJWT's stock views."""
+"""The service's URLs plus the in-project ceiling the benchmark compares it with (the stock app is bench/stock/)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from .urls import handler400, handler403, handler404, handler500
 from .urls import urlpatterns as service_urlpatterns
@@ -28,6 +27,4 @@ class CeilingApi(APIView):
 urlpatterns = [
     *service_urlpatterns,
     path("bench/ceiling", CeilingApi.as_view(), name="bench-ceiling"),
-    path("bench/stock/token", TokenObtainPairView.as_view(), name="bench-stock-token"),
-    path("bench/stock/token/refresh", TokenRefreshView.as_view(), name="bench-stock-token-refresh"),
 ]

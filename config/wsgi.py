@@ -1,9 +1,12 @@
-"""WSGI entry point (gunicorn config.wsgi)."""
+"""WSGI entry point (gunicorn, see gunicorn.conf.py): the API's paths on a lean handler, the rest on the site's."""
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+django.setup(set_prefix=False)
 
-application = get_wsgi_application()
+from config.api_handler import api_dispatcher  # noqa: E402 - needs the settings set up
+
+application = api_dispatcher()

@@ -8,24 +8,17 @@ import unicodedata
 import phonenumbers
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from phonenumbers.geodata.locale import LOCALE_DATA
 
 from accounts.forms import StepUpForm
 from accounts.input_limits import PHONE_INPUT_MAX_LENGTH
 
 from .phone_numbers import SUPPORTED_COUNTRIES
-
-# Regions libphonenumber supports but has no English name for.
-REGION_NAMES_MISSING = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
+from .region_names import REGION_NAMES
 
 
 def region_name(region: str) -> str:
-    """The English name of a region, from libphonenumber's own data (`*xx` points at language xx)."""
-    names = LOCALE_DATA.get(region, {})
-    name = names.get("en", "")
-    if name.startswith("*"):
-        name = names.get(name[1:], "")
-    return name or REGION_NAMES_MISSING.get(region, region)
+    """The English name of a region (otp/region_names.py, from libphonenumber's own data)."""
+    return REGION_NAMES.get(region, region)
 
 
 @functools.cache

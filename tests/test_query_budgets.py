@@ -321,6 +321,19 @@ def test_jwks(client: APIClient, django_assert_max_num_queries) -> None:
     assert response.status_code == 200
 
 
+def test_openid_configuration(client: APIClient, django_assert_max_num_queries) -> None:
+    with django_assert_max_num_queries(0):
+        response = client.get("/.well-known/openid-configuration")
+    assert response.status_code == 200
+
+
+def test_metrics(client: APIClient, settings, django_assert_max_num_queries) -> None:
+    settings.METRICS_TOKEN = "query-budget-token"
+    with django_assert_max_num_queries(0):
+        response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer query-budget-token")
+    assert response.status_code == 200
+
+
 def test_healthz(client: APIClient, django_assert_max_num_queries) -> None:
     # SELECT 1
     with django_assert_max_num_queries(1):

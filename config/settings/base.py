@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 
+from config.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -40,6 +42,9 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    # Observability, outermost so it sees every answer: the request id (X-Request-ID), request
+    # metrics and one log line per request (config/middleware.py). No database or cache access.
+    "config.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -217,7 +222,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.IdTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["accounts.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "accounts.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
@@ -243,6 +248,7 @@ SPECTACULAR_SETTINGS = {
         "AccountStatusEnum": "accounts.models.User.Status",
         "SecondFactorMethodEnum": "otp.methods.METHOD_CHOICES",
         "HealthStateEnum": ["ok", "unavailable"],
+        "LanguageEnum": LANGUAGES,
     },
     # Swagger UI's assets from the pinned drf-spectacular-sidecar package, served as our own
     # static files: no CDN, and the page keeps the site's Content-Security-Policy.
@@ -252,16 +258,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.request": {"level": "ERROR"},
-    },
-}
+# --- Logs and metrics ----------------------------------------------------------------
+# `json`: one JSON object per line (production's default), `plain` text otherwise (config/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404 for all.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Regions tried, in order, when staff search for a phone typed without its calling code.
 PHONE_SEARCH_REGIONS = env.list("PHONE_SEARCH_REGIONS", default=["US", "GB", "ES", "FR", "DE"])

@@ -21,6 +21,7 @@ from accounts.errors import ErrorCode, ServiceError
 from accounts.mail import email_send
 from accounts.models import User
 from config.cache import RedisCache
+from config.metrics import sms_refused_count, sms_sent_count
 
 from ..methods import Channel
 from ..models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
@@ -58,19 +59,20 @@ return 0
 _local_counters = threading.Lock()
 
 
-def _counters_spend_locally(caps: list[tuple[str, int]]) -> bool:
+def _counters_spend_locally(caps: list[tuple[str, int]]) -> str | None:
     with _local_counters:
         for index, (key, cap) in enumerate(caps):
             cache.add(key, 0, timeout=SMS_BUDGET_MEMORY_SECONDS)
             if cache.incr(key) > cap:
                 for spent, _ in caps[: index + 1]:
                     cache.decr(spent)
-                return False
-    return True
+                return key
+    return None
 
 
-def _counters_spend(caps: list[tuple[str, int]]) -> bool:
-    """Add one to every counter of `caps` if none would pass its cap; False (nothing added) otherwise."""
+def _counters_spend(caps: list[tuple[str, int]]) -> str | None:
+    """Add one to every counter of `caps` if none would pass its cap: None; else nothing is
+    added and the answer is the key of the cap reached."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return _counters_spend_locally(caps)
@@ -78,7 +80,7 @@ def _counters_spend(caps: list[tuple[str, int]]) -> bool:
     over = backend.script(COUNTERS_SPEND_LUA)(
         keys=keys, args=[*(cap for _, cap in caps), SMS_BUDGET_MEMORY_SECONDS]
     )
-    return over == 0
+    return caps[over - 1][0] if over else None
 
 
 def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
@@ -93,7 +95,9 @@ def _sms_budget_spend(*, user: User, number: str, now: datetime) -> list[str]:
         (f"sms-sent:number:{number}:{day}", settings.SMS_MAX_PER_NUMBER_PER_DAY),
         (f"sms-sent:all:{day}", settings.SMS_MAX_PER_DAY),
     ]
-    if not _counters_spend(caps):
+    reached = _counters_spend(caps)
+    if reached is not None:
+        sms_refused_count(cap=reached.split(":")[1])
         raise ServiceError(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, retry_after=_seconds_to_next_utc_day(now))
     return [key for key, _ in caps]
 
@@ -144,6 +148,7 @@ def sms_code_deliver(*, device: SmsDevice, purpose: CodePurpose) -> CodeSent:
     except SmsDeliveryError as error:
         _sms_budget_refund(spent)
         raise ServiceError(ErrorCode.SMS_UNAVAILABLE) from error
+    sms_sent_count(purpose=purpose)
     cache.set(
         _sms_last_sent_key(device.user_id), now.timestamp(), timeout=settings.SMS_RESEND_COOLDOWN_SECONDS + 1
     )

@@ -75,3 +75,34 @@ def test_register_hashes_once_for_a_new_and_a_taken_email(monkeypatch) -> None:
         calls.clear()
         services.user_register(email=email, password=DEFAULT_PASSWORD, client=Client())
         assert calls == ["hash"], email
+
+
+def test_a_process_hashes_one_password_at_a_time(monkeypatch) -> None:
+    import threading
+    import time
+
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    inside, most = [0], [0]
+    guard = threading.Lock()
+
+    def slow_verify(self, password: str, encoded: str) -> bool:
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)
+        with guard:
+            inside[0] -= 1
+        return True
+
+    monkeypatch.setattr(Argon2PasswordHasher, "verify", slow_verify)
+    threads = [
+        threading.Thread(target=Argon2idPasswordHasher().verify, args=("pw", "argon2$x")) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert most[0] == 1
+    assert Argon2idPasswordHasher().verify("pw", "argon2$x") is True

@@ -816,7 +816,7 @@ def test_a_message_over_one_cap_counts_against_none(settings: Settings) -> None:
     the user's and the day's counters are left as they were."""
 
     caps = [("cap-test:user", 5), ("cap-test:number", 1), ("cap-test:all", 5)]
-    assert _counters_spend(caps)
-    assert not _counters_spend(caps)
+    assert _counters_spend(caps) is None
+    assert _counters_spend(caps) == "cap-test:number"
 
     assert [cache.get(key) for key, _ in caps] == [1, 1, 1]

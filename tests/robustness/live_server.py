@@ -222,6 +222,7 @@ def live_server_start(
     cache_url: str | None,
     workers: int = 1,
     environment: dict[str, str] | None = None,
+    gunicorn_args: list[str] | None = None,
 ) -> LiveServer:
     """gunicorn serving `config.settings.robustness`; answers when this returns."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -232,6 +233,8 @@ def live_server_start(
         "SMS_FILE_PATH": str(tmp_dir / "sms.jsonl"),
         "EMAIL_FILE_PATH": str(tmp_dir / "emails"),
         "CACHE_KEY_PREFIX": f"robustness-{uuid.uuid4().hex[:12]}",
+        # Links in emails and the URLs of the discovery document point at this server.
+        "PUBLIC_BASE_URL": f"http://{host}:{port}",
         **(environment or {}),
     }
     if cache_url:
@@ -250,6 +253,7 @@ def live_server_start(
                 "60",
                 "--graceful-timeout",
                 "2",
+                *(gunicorn_args or []),
             ],
             cwd=PROJECT_DIR,
             env=_server_environment(extra),

@@ -198,6 +198,19 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         errors={400: {"validation_error", "password_invalid", "token_not_valid"}},
     ),
     ("get", "/.well-known/jwks.json"): Operation(200, response={"keys": True}, bearer=False),
+    ("get", "/.well-known/openid-configuration"): Operation(
+        200,
+        response={
+            "issuer": True,
+            "jwks_uri": True,
+            "token_endpoint": True,
+            "id_token_signing_alg_values_supported": True,
+            "subject_types_supported": True,
+            "response_types_supported": True,
+            "claims_supported": True,
+        },
+        bearer=False,
+    ),
     ("get", "/healthz"): Operation(
         200, response={"status": True, "database": True, "cache": True}, bearer=False
     ),

@@ -1,0 +1,1 @@
+"""The stock alternative `make bench` compares the service with: plain Django + DRF + SimpleJWT, as documented."""

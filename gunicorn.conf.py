@@ -1,0 +1,60 @@
+"""The service's production gunicorn configuration (`gunicorn -c gunicorn.conf.py`), measured in docs/benchmarks.md.
+
+gunicorn also reads this file by itself when started from the project directory. Every
+setting can be overridden from the environment (or on the command line, which wins).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+# The config file is loaded before the application: make `config.*` importable from here too.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+wsgi_app = "config.wsgi:application"
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+
+# One process per core: the work is CPU (Argon2id, ECDSA, Django) between short waits on
+# PostgreSQL and Redis.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+
+# gthread with keep-alive against sync, measured with `make bench` (docs/benchmarks.md, "Server
+# configuration"): sync closes the connection after every answer, so each request pays a TCP
+# connect and accept; gthread keeps it and parks idle connections in a poller instead of a thread.
+# A few threads also let a worker parse the next request while another waits on the database.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+# (gunicorn turns sync into gthread when threads > 1: sync means one thread.)
+threads = 1 if worker_class == "sync" else int(os.environ.get("GUNICORN_THREADS", "4"))
+# Seconds an idle keep-alive connection is held; behind a load balancer, longer than its idle timeout.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+
+# Argon2id makes a login take ~30-50 ms of CPU: 30 s is far beyond any healthy request.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for stdout
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# glibc's malloc gives each thread that allocates an arena of its own, and an arena keeps the
+# 19 MiB buffer of the last Argon2id hash made in it. accounts.hashers makes one hash at a time
+# per process; two arenas keep at most two such buffers (a worker measured ~130 MB after a run).
+MALLOC_ARENAS = int(os.environ.get("GUNICORN_MALLOC_ARENAS", "2"))
+_M_ARENA_MAX = -8  # <malloc.h>
+
+
+def post_fork(server: object, worker: object) -> None:
+    """In each worker before its threads start: cap glibc's malloc arenas (no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return
+    libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+
+
+# --- Metrics hooks --------------------------------------------------------------------------
+# Server hooks of the multiprocess Prometheus metrics: a clean directory at start, dead workers marked.
+from config.gunicorn_metrics import child_exit, on_starting  # noqa: E402, F401
