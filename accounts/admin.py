@@ -38,6 +38,7 @@ from otp.phone_numbers import phone_search_forms
 
 from . import services, support
 from .account_state import account_may_authenticate
+from .admin_sessions import TrustedDeviceInline, UserSessionInline
 from .client import client_from
 from .errors import ErrorCode, ServiceError
 from .models import MfaResetRequest, SecurityEvent, User
@@ -423,7 +424,7 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
         "An email, or its beginning; or a phone number as the user says it (+34 612 34 56 78, 612345678)."
     )
     ordering = ["-pk"]
-    inlines = [TotpDeviceInline, SmsDeviceInline, RecoveryCodesInline]
+    inlines = [TotpDeviceInline, SmsDeviceInline, RecoveryCodesInline, UserSessionInline, TrustedDeviceInline]
     actions = list(SUPPORT_ACTIONS)
     filter_horizontal = ["groups", "user_permissions"]
     fieldsets = USER_FIELDSETS

@@ -8,7 +8,8 @@ from django.db import connection
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -45,6 +46,16 @@ class TokensSerializer(serializers.Serializer):
     refreshToken = serializers.CharField()
 
 
+DEVICE_TOKEN_HEADER = OpenApiParameter(
+    name="x-device-token",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="The `deviceToken` of a device this user trusts: no second factor is asked. "
+    "Another user's, an expired, revoked or malformed token is ignored.",
+)
+
+
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
@@ -62,13 +73,23 @@ class LoginApi(APIView):
             required=False,
             help_text="`SMS` sends a login code to the verified phone (answered by 403 otp_required).",
         )
+        trustDevice = serializers.BooleanField(
+            default=False,
+            help_text="With a successful second factor: trust this device, answer with a `deviceToken`.",
+        )
+
+    class OutputSerializer(TokensSerializer):
+        deviceToken = serializers.CharField(
+            required=False,
+            help_text="Only after `trustDevice` with a second factor: send it as `x-device-token` later.",
+        )
 
     @extend_schema(
         operation_id="login",
         request=InputSerializer,
-        parameters=[OTP_HEADER],
+        parameters=[OTP_HEADER, DEVICE_TOKEN_HEADER],
         responses={
-            200: OpenApiResponse(TokensSerializer, description="Login successful"),
+            200: OpenApiResponse(OutputSerializer, description="Login successful"),
             **error_responses(
                 ErrorCode.VALIDATION_ERROR,
                 ErrorCode.METHOD_NOT_ALLOWED,
@@ -94,8 +115,13 @@ class LoginApi(APIView):
             otp=otp_header(request),
             otp_method=data.validated_data.get("otpMethod"),
             client=client_from(request),
+            device_token=request.headers.get("x-device-token"),
+            trust_device=data.validated_data["trustDevice"],
         )
-        return Response({"idToken": tokens.id_token, "refreshToken": tokens.refresh_token})
+        body = {"idToken": tokens.id_token, "refreshToken": tokens.refresh_token}
+        if tokens.device_token is not None:
+            body["deviceToken"] = tokens.device_token
+        return Response(body)
 
 
 class RefreshApi(APIView):
@@ -200,7 +226,7 @@ class LogoutApi(APIView):
         operation_id="logout",
         request=RefreshTokenInputSerializer,
         responses={
-            204: OpenApiResponse(description="The refresh token is revoked"),
+            204: OpenApiResponse(description="The refresh token is revoked and its session has ended"),
             **error_responses(ErrorCode.VALIDATION_ERROR, ErrorCode.TOKEN_NOT_VALID),
         },
     )
@@ -218,7 +244,9 @@ class LogoutAllApi(APIView):
         operation_id="logout_all",
         request=None,
         responses={
-            204: OpenApiResponse(description="Every token of the user is revoked"),
+            204: OpenApiResponse(
+                description="Every token of the user is revoked, every session ends, no device is trusted"
+            ),
             **error_responses(),
         },
     )

@@ -76,7 +76,7 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, StrOrPromise]] = {
     ErrorCode.MFA_NOT_ENABLED: (400, _("Set up an authenticator app or a phone first.")),
     ErrorCode.SMS_UNAVAILABLE: (503, _("Text messages cannot be sent right now. Try again later.")),
     ErrorCode.SERVICE_UNAVAILABLE: (503, _("The service is temporarily unavailable.")),
-    ErrorCode.NOT_FOUND: (404, _("There is nothing here to act on.")),
+    ErrorCode.NOT_FOUND: (404, _("Nothing with this id belongs to the account.")),
 }
 
 

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -128,6 +129,9 @@ class SecondFactorForm(PageForm):
     """The code of the login's second step, for the method the user picked."""
 
     code = forms.CharField(max_length=CODE_MAX_LENGTH)
+    trust_device = forms.BooleanField(
+        required=False, help_text=_("Only on a browser you alone use. Your password is still asked.")
+    )
 
     def __init__(self, *args: Any, method: Method, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -135,6 +139,11 @@ class SecondFactorForm(PageForm):
         field = self.fields["code"]
         field.label, field.help_text = label, help_text
         field.widget = code_widget(method)
+        self.fields["trust_device"].label = ngettext(
+            "Trust this browser for %(days)d day",
+            "Trust this browser for %(days)d days",
+            settings.TRUSTED_DEVICE_DAYS,
+        ) % {"days": settings.TRUSTED_DEVICE_DAYS}
 
 
 class StepUpForm(PageForm):

@@ -1,7 +1,8 @@
-"""The user, revoked refresh tokens and the security audit trail."""
+"""The user, revoked refresh tokens, sessions, trusted devices and the security audit trail."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from django.conf import settings
@@ -204,6 +205,10 @@ class SecurityEvent(models.Model):
         EMAIL_VERIFIED = "EMAIL_VERIFIED", "Email verified"
         EMAIL_VERIFICATION_SENT = "EMAIL_VERIFICATION_SENT", "Email verification code sent"
         REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED", "Refresh token reused"
+        SESSION_ENDED = "SESSION_ENDED", "Signed out of a session"
+        TRUSTED_DEVICE_ADDED = "TRUSTED_DEVICE_ADDED", "Device trusted"
+        TRUSTED_DEVICE_USED = "TRUSTED_DEVICE_USED", "Trusted device used"
+        TRUSTED_DEVICE_REMOVED = "TRUSTED_DEVICE_REMOVED", "Trusted device removed"
 
     class Actor(models.TextChoices):
         USER = "USER", "The user"
@@ -262,3 +267,64 @@ class MfaResetRequest(models.Model):
 
     def __str__(self) -> str:
         return f"MFA reset of {self.user_id} due {self.due_at:%Y-%m-%d %H:%M} ({self.state})"
+
+
+class UserSession(models.Model):
+    """One login: an API session (one refresh-token family, `sid` in its tokens) or a browser session.
+
+    Live while `ended_at` is null and `expires_at` is ahead; ending it refuses its tokens
+    at once (the bearer check and refresh read it in the query that loads the user).
+    """
+
+    class Kind(models.TextChoices):
+        API = "api", "API"
+        BROWSER = "browser", "Browser"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    kind = models.CharField(max_length=7, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    device = models.CharField(max_length=128, blank=True, default="")
+    amr = models.JSONField(default=list, blank=True)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The Django session of a browser session, deleted when the session is ended.
+    session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="session_user_created_idx"),
+            models.Index(fields=["expires_at"], name="session_expires_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} session of {self.user_id} on {self.device}"
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        return self.ended_at is None and self.expires_at > (now or timezone.now())
+
+
+class TrustedDevice(models.Model):
+    """A browser or app the user told us to stop asking the second factor on; only the token's hash is kept."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="trusted_devices")
+    token_hash = models.CharField(max_length=64, unique=True)
+    device = models.CharField(max_length=128, blank=True, default="")
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="trusted_user_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.device} trusted by {self.user_id}"
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 
 from otp import views as factor_views
 
-from . import views, views_mfa_reset
+from . import session_views, views, views_mfa_reset
 
 app_name = "account"
 
@@ -20,6 +20,19 @@ urlpatterns = [
     path("account/login/code/sms/", views.LoginCodeSmsView.as_view(), name="login-code-sms"),
     path("account/logout/", views.LogoutView.as_view(), name="logout"),
     path("account/mfa-reset/cancel/", views_mfa_reset.MfaResetCancelView.as_view(), name="mfa-reset-cancel"),
+    path(
+        "account/sessions/<str:session_id>/end/", session_views.SessionEndView.as_view(), name="session-end"
+    ),
+    path(
+        "account/sessions/end-others/",
+        session_views.SessionsEndOthersView.as_view(),
+        name="sessions-end-others",
+    ),
+    path(
+        "account/trusted-devices/<str:device_id>/remove/",
+        session_views.TrustedDeviceRemoveView.as_view(),
+        name="trusted-device-remove",
+    ),
     path("account/email/verify/", views.EmailVerifyView.as_view(), name="email-verify"),
     path("account/email/verify/resend/", views.EmailCodeSendView.as_view(), name="email-code"),
     path("account/password/", views.PasswordChangeView.as_view(), name="password-change"),

@@ -19,7 +19,10 @@ from otp.services import (
     totp_enrolment_of,
 )
 
-from .models import SecurityEvent, User
+from .devices import device_label
+from .models import SecurityEvent, TrustedDevice, User, UserSession
+from .sessions import sessions_live_of
+from .trusted_devices import trusted_device_of, trusted_devices_live_of
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,21 @@ class SecuritySummary:
     phone_pending: bool
     recovery_codes_left: int
     events: list[SecurityEvent]
+    last_login_device: str
+    sessions: list[SessionListed]
+    trusted_devices: list[TrustedDeviceListed]
+
+
+@dataclass(frozen=True)
+class SessionListed:
+    session: UserSession
+    current: bool
+
+
+@dataclass(frozen=True)
+class TrustedDeviceListed:
+    device: TrustedDevice
+    current: bool
 
 
 def security_events_recent(user: User, limit: int = 10) -> list[SecurityEvent]:
@@ -54,8 +72,16 @@ def phone_masked(user: User) -> str | None:
     return phone_obfuscate(device.number) if device is not None else None
 
 
-def security_summary(user: User, *, events: int = 10) -> SecuritySummary:
+def security_summary(
+    user: User,
+    *,
+    events: int = 10,
+    current_session_id: str | None = None,
+    current_device_token: str | None = None,
+) -> SecuritySummary:
+    """`current_session_id` and `current_device_token` mark "This device" in the lists."""
     phone = sms_device_of(user)
+    this_device = trusted_device_of(user=user, token=current_device_token)
     return SecuritySummary(
         status=user.effective_status(),
         totp_pending=user.totp_verified_at is None and TOTPDevice.objects.filter(user=user).exists(),
@@ -63,6 +89,15 @@ def security_summary(user: User, *, events: int = 10) -> SecuritySummary:
         phone_pending=phone is not None and user.phone_verified_at is None,
         recovery_codes_left=recovery_codes_remaining(user),
         events=security_events_recent(user, events),
+        last_login_device=device_label(user.last_login_device),
+        sessions=[
+            SessionListed(session, current=str(session.pk) == current_session_id)
+            for session in sessions_live_of(user=user)
+        ],
+        trusted_devices=[
+            TrustedDeviceListed(device, current=this_device is not None and device.pk == this_device.pk)
+            for device in trusted_devices_live_of(user=user)
+        ],
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 from datetime import UTC, datetime
@@ -29,17 +30,20 @@ from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_log_and_count, security_event_record
 from .mail import email_send
-from .models import RevokedToken, SecurityEvent, User, email_normalize
+from .models import RevokedToken, SecurityEvent, User, UserSession, email_normalize
+from .sessions import api_session_end_quietly, session_id_parse, sessions_end_all
 from .throttles import login_attempt_reserve, login_failures_forget, login_ip_failure_record
 from .tokens import (
     AMR_PASSWORD,
     AMR_PASSWORD_AND_OTP,
+    AMR_PASSWORD_AND_TRUSTED_DEVICE,
     IssuedTokens,
     RefreshToken,
     id_token_for,
     refresh_token_for,
     tokens_for_login,
 )
+from .trusted_devices import trusted_device_create, trusted_device_use, trusted_devices_revoke_all
 
 EventType = SecurityEvent.Type
 
@@ -177,27 +181,52 @@ def login_second_factor(
     return otp_services.login_second_factor_verify(user=user, code=otp, client=client, method=method)
 
 
-def login_record(*, user: User, method: otp_services.Method | None, client: Client) -> list[str]:
+def login_record(
+    *, user: User, method: otp_services.Method | None, client: Client, trusted_device: bool = False
+) -> list[str]:
     """Note the login on the account and in the audit trail; the `amr` of its tokens."""
     user.last_login, user.last_login_device = timezone.now(), client.user_agent
     # A lock that has lifted by itself ends here too, with a fresh second-factor budget.
     fields = ["last_login", "last_login_device", *user.lock_lift_if_expired(user.last_login)]
     User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
-    factor = method.lower() if method else "password"
+    factor = method.lower() if method else ("trusted_device" if trusted_device else "password")
     security_event_record(
         user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details={"factor": factor}
     )
-    return AMR_PASSWORD_AND_OTP if method else AMR_PASSWORD
+    if method:
+        return AMR_PASSWORD_AND_OTP
+    return AMR_PASSWORD_AND_TRUSTED_DEVICE if trusted_device else AMR_PASSWORD
+
+
+def login_trusted_device_use(*, user: User, device_token: str | None, client: Client) -> bool:
+    """Whether `device_token` opens a live trusted device of this account with a second factor (then recorded)."""
+    if not device_token or not user.has_second_factor:
+        return False
+    return trusted_device_use(user=user, token=device_token, client=client) is not None
 
 
 def login(
-    *, email: str, password: str, otp: str | None, otp_method: str | None, client: Client
+    *,
+    email: str,
+    password: str,
+    otp: str | None,
+    otp_method: str | None,
+    client: Client,
+    device_token: str | None = None,
+    trust_device: bool = False,
 ) -> IssuedTokens:
-    """Password, then the second factor when the account has one; tokens on success."""
+    """Password, then the second factor unless the device is trusted; tokens (and a device token) on success."""
     user = login_password_verify(email=email, password=password, client=client)
-    method = login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client)
-    amr = login_record(user=user, method=method, client=client)
-    return tokens_for_login(user, amr=amr)
+    trusted = login_trusted_device_use(user=user, device_token=device_token, client=client)
+    method = (
+        None if trusted else login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client)
+    )
+    amr = login_record(user=user, method=method, client=client, trusted_device=trusted)
+    tokens = tokens_for_login(user, amr=amr, client=client)
+    if method is None or not trust_device:
+        return tokens
+    trusted_now = trusted_device_create(user=user, client=client)
+    return dataclasses.replace(tokens, device_token=trusted_now.token)
 
 
 def _refresh_token_parse(raw: str) -> RefreshToken:
@@ -212,32 +241,68 @@ def _expiry(token: RefreshToken) -> datetime:
 
 
 @functools.cache
-def _refresh_owner_sql() -> str:
-    """The user and whether the token or its family is revoked, in one query.
+def _refresh_owner_sql(vendor: str) -> str:
+    """The user, whether the token or its family is revoked and whether its session is live, in one statement.
 
-    Written out once rather than composed by the ORM on each refresh: building the
-    annotated query was two thirds of a refresh's time (docs/benchmarks.md).
+    The same statement stamps the session's `last_used_at`, so refresh stays one round
+    trip. PostgreSQL does it with a data-modifying CTE beside the user's SELECT; SQLite
+    has none, so there the UPDATE of the session returns the user's columns itself (no
+    row: the session is gone). Written out once rather than composed by the ORM on each
+    refresh: building the annotated query was two thirds of a refresh's time
+    (docs/benchmarks.md). Parameters: now, session id, user id, now, jti, family key,
+    and the user id again on PostgreSQL.
     """
     quote = connection.ops.quote_name
     users, revoked = quote(User._meta.db_table), quote(RevokedToken._meta.db_table)
+    sessions = quote(UserSession._meta.db_table)
     # Only quoted table and column names are interpolated; every value is a parameter.
     user_id, jti, pk = quote("user_id"), quote("jti"), quote("id")
+    last_used, ended, expires = quote("last_used_at"), quote("ended_at"), quote("expires_at")
+    touch = (
+        f"UPDATE {sessions} SET {last_used} = %s WHERE {pk} = %s AND {user_id} = %s"  # noqa: S608
+        f" AND {ended} IS NULL AND {expires} > %s"
+    )
+    if vendor == "postgresql":
+        return (
+            f"WITH touched AS ({touch} RETURNING 1) "  # noqa: S608
+            f"SELECT u.*, EXISTS (SELECT 1 FROM {revoked} r WHERE r.{user_id} = u.{pk}"
+            f" AND r.{jti} IN (%s, %s)) AS token_revoked, EXISTS (SELECT 1 FROM touched) AS session_live"
+            f" FROM {users} u WHERE u.{pk} = %s"
+        )
+    columns = ", ".join(
+        f"(SELECT u.{quote(field.column)} FROM {users} u WHERE u.{pk} = {sessions}.{user_id})"  # noqa: S608
+        f" AS {quote(field.column)}"
+        for field in User._meta.concrete_fields
+    )
     return (
-        f"SELECT u.*, EXISTS (SELECT 1 FROM {revoked} r WHERE r.{user_id} = u.{pk}"  # noqa: S608
-        f" AND r.{jti} IN (%s, %s)) AS token_revoked FROM {users} u WHERE u.{pk} = %s"
+        f"{touch} RETURNING {columns}, EXISTS (SELECT 1 FROM {revoked} r"  # noqa: S608
+        f" WHERE r.{user_id} = {sessions}.{user_id} AND r.{jti} IN (%s, %s)) AS token_revoked,"
+        f" 1 AS session_live"
     )
 
 
 def _refresh_token_owner(token: RefreshToken) -> User:
-    """The ACTIVE owner of a current, unrevoked `token`, in one query; else token_not_valid."""
+    """The ACTIVE owner of a current, unrevoked `token` of a live session, in one statement; else token_not_valid.
+
+    The statement also stamps the session as used now.
+    """
     family = RevokedToken.family_key(token.get("fam", ""))
+    session_id = session_id_parse(token.get("sid"))
     try:
         owner_id = int(token["sub"])
     except (TypeError, ValueError):
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID) from None
-    user = next(iter(User.objects.raw(_refresh_owner_sql(), [token["jti"], family, owner_id])), None)
+    if session_id is None:  # issued before sessions existed, or forged
+        raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    session = UserSession._meta.pk.get_db_prep_value(session_id, connection)
+    params = [now, session, owner_id, now, token["jti"], family]
+    if connection.vendor == "postgresql":
+        params.append(owner_id)
+    user = next(iter(User.objects.raw(_refresh_owner_sql(connection.vendor), params)), None)
     if (
         user is None
+        or not user.session_live
         or user.token_revoked
         or not account_may_authenticate(user)
         or token["gen"] != user.token_generation
@@ -256,7 +321,8 @@ def token_refresh(*, refresh_token: str, client: Client) -> IssuedTokens:
             _rotated_token_reuse_check(token, client=client)
         raise
     amr = token.get("amr", AMR_PASSWORD)
-    id_token = str(id_token_for(user, amr=amr))
+    session_id = token["sid"]
+    id_token = str(id_token_for(user, amr=amr, session_id=session_id))
     if not settings.JWT_ROTATE_REFRESH_TOKENS:
         return IssuedTokens(id_token=id_token)
     try:
@@ -271,7 +337,9 @@ def token_refresh(*, refresh_token: str, client: Client) -> IssuedTokens:
         # Another request rotated this token first: two holders of one token.
         _family_revoke(token, user=user, client=client)
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID) from None
-    rotated = refresh_token_for(user, amr=amr, family=token["fam"], expires_at=token["exp"])
+    rotated = refresh_token_for(
+        user, amr=amr, session_id=session_id, family=token["fam"], expires_at=token["exp"]
+    )
     return IssuedTokens(id_token=id_token, refresh_token=str(rotated))
 
 
@@ -296,7 +364,7 @@ def _family_revoke(token: RefreshToken, *, user: User, client: Client) -> None:
 
 
 def logout(*, user: User, refresh_token: str, client: Client) -> None:
-    """Revoke one refresh token of the caller's."""
+    """Revoke one refresh token of the caller's and end its session."""
     token = _refresh_token_parse(refresh_token)
     if str(token["sub"]) != str(user.pk):
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
@@ -312,6 +380,7 @@ def logout(*, user: User, refresh_token: str, client: Client) -> None:
         )
         if not created:
             raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
+        api_session_end_quietly(session_id=token["sid"])
         security_event_record(user=owner, type=EventType.LOGGED_OUT, client=client)
 
 
@@ -328,9 +397,11 @@ def tokens_revoke_all(
     staff_member: User | None = None,
     reason: str = "",
 ) -> None:
-    """Every refresh token and idToken issued so far stops working (logout-all)."""
+    """Every refresh token and idToken issued so far stops working, every session ends, no device is trusted."""
     User.objects.filter(pk=user.pk).update(token_generation=F("token_generation") + 1)
     user.refresh_from_db(fields=["token_generation"])
+    sessions_end_all(user=user)
+    trusted_devices_revoke_all(user=user)
     details = {"reason": reason} if reason else {}
     security_event_record(
         user=user,
@@ -345,19 +416,30 @@ def tokens_revoke_all(
 # --- passwords ----------------------------------------------------------------------------
 
 
-def _password_set(user: User, password: str) -> None:
-    """New password: tokens issued before stop working."""
+def _password_set(user: User, password: str, *, keep_session: object = None) -> None:
+    """New password: tokens issued before stop working, sessions but `keep_session` end, no device is trusted."""
     user.set_password(password)
     user.password_changed_at = timezone.now()
     user.token_generation = F("token_generation") + 1
     user.save(update_fields=["password", "password_changed_at", "token_generation"])
     user.refresh_from_db(fields=["token_generation"])
+    sessions_end_all(user=user, except_id=keep_session)
+    trusted_devices_revoke_all(user=user)
 
 
 def password_change(
-    *, user: User, current_password: str, new_password: str, otp: str | None, client: Client
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    otp: str | None,
+    client: Client,
+    keep_session: object = None,
 ) -> User:
-    """Current password, a valid new one and step-up when MFA is on; revokes every token."""
+    """Current password, a valid new one and step-up when MFA is on; revokes every token.
+
+    `keep_session`: the browser session the page changes the password from, which stays.
+    """
     login_attempt_reserve(email=user.email, ip=client.ip)
     if not user.check_password(current_password):
         raise _password_failure(email=user.email, user=user, client=client)
@@ -365,7 +447,7 @@ def password_change(
     password_validate(password=new_password, user=user, field="newPassword")
     otp_services.step_up_verify(user=user, otp=otp, client=client)
     with transaction.atomic():
-        _password_set(user, new_password)
+        _password_set(user, new_password, keep_session=keep_session)
         security_event_record(user=user, type=EventType.PASSWORD_CHANGED, client=client)
         notifications.password_changed_notify(user=user)
     return user

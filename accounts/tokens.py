@@ -10,19 +10,27 @@ from typing import Any
 import jwt
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.utils import timezone
 from rest_framework_simplejwt import tokens as simplejwt_tokens
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+from rest_framework_simplejwt.settings import api_settings
 
-from .models import User
+from .client import Client
+from .models import User, UserSession
+from .sessions import session_start
 from .signing_keys import key_set
 
 # Headers that would let a token name its own verification key (RFC 8725 §3.1).
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
 REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "iss", "aud", "token_type", "gen")
 
+NO_CLIENT = Client()
+
 AMR_PASSWORD = ["pwd"]
 AMR_PASSWORD_AND_OTP = ["pwd", "otp"]
+# A password on a device the user trusts: no fresh second factor (docs/api-decisions.md).
+AMR_PASSWORD_AND_TRUSTED_DEVICE = ["pwd", "trusted_device"]
 
 
 class KeyedTokenBackend(TokenBackend):
@@ -89,7 +97,7 @@ class IdToken(KeyedTokenMixin, simplejwt_tokens.AccessToken):
 
 
 class RefreshToken(KeyedTokenMixin, simplejwt_tokens.RefreshToken):
-    """The `refreshToken`: long-lived, revocable by `jti`, one rotation family (`fam`) per login."""
+    """The `refreshToken`: long-lived, revocable by `jti`, one rotation family (`fam`) and session (`sid`) per login."""
 
     access_token_class = IdToken
 
@@ -98,23 +106,32 @@ class RefreshToken(KeyedTokenMixin, simplejwt_tokens.RefreshToken):
 class IssuedTokens:
     id_token: str
     refresh_token: str | None = None
+    # A login with `trustDevice` and a second factor: the token of the newly trusted device.
+    device_token: str | None = None
 
 
-def id_token_for(user: User, *, amr: list[str]) -> IdToken:
+def id_token_for(user: User, *, amr: list[str], session_id: str) -> IdToken:
     token = IdToken.for_user(user)
     token["email"] = user.email
     token["email_verified"] = user.email_verified
     token["amr"] = amr
     token["gen"] = user.token_generation
+    token["sid"] = session_id
     return token
 
 
 def refresh_token_for(
-    user: User, *, amr: list[str], family: str | None = None, expires_at: int | None = None
+    user: User,
+    *,
+    amr: list[str],
+    session_id: str,
+    family: str | None = None,
+    expires_at: int | None = None,
 ) -> RefreshToken:
     token = RefreshToken.for_user(user)
     token["amr"] = amr
     token["gen"] = user.token_generation
+    token["sid"] = session_id
     token["fam"] = family or uuid.uuid4().hex
     if expires_at is not None:
         # A rotated token keeps the absolute lifetime of the login that started its family.
@@ -122,8 +139,21 @@ def refresh_token_for(
     return token
 
 
-def tokens_for_login(user: User, *, amr: list[str]) -> IssuedTokens:
+def tokens_for_login(user: User, *, amr: list[str], client: Client = NO_CLIENT) -> IssuedTokens:
+    """The tokens of a new login, and the API session they belong to: every API login passes here."""
+    session = session_start(
+        user=user,
+        kind=UserSession.Kind.API,
+        amr=amr,
+        client=client,
+        expires_at=timezone.now() + api_settings.REFRESH_TOKEN_LIFETIME,
+    )
+    return tokens_for_session(user, amr=amr, session_id=str(session.pk))
+
+
+def tokens_for_session(user: User, *, amr: list[str], session_id: str) -> IssuedTokens:
+    """The idToken and refreshToken of a session already started (no database access)."""
     return IssuedTokens(
-        id_token=str(id_token_for(user, amr=amr)),
-        refresh_token=str(refresh_token_for(user, amr=amr)),
+        id_token=str(id_token_for(user, amr=amr, session_id=session_id)),
+        refresh_token=str(refresh_token_for(user, amr=amr, session_id=session_id)),
     )

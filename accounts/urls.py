@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, api_events, api_mfa_reset
+from . import api, api_events, api_mfa_reset, api_sessions
 
 urlpatterns = [
     path("login", api.LoginApi.as_view(), name="login"),
@@ -15,5 +15,9 @@ urlpatterns = [
     path("logout/all", api.LogoutAllApi.as_view(), name="logout-all"),
     path("password/change", api.PasswordChangeApi.as_view(), name="password-change"),
     path("password/reset", api.PasswordResetApi.as_view(), name="password-reset"),
+    path("sessions", api_sessions.SessionListApi.as_view(), name="sessions"),
+    path("sessions/<str:session_id>", api_sessions.SessionApi.as_view(), name="session"),
+    path("trusted-devices", api_sessions.TrustedDeviceListApi.as_view(), name="trusted-devices"),
+    path("trusted-devices/<str:device_id>", api_sessions.TrustedDeviceApi.as_view(), name="trusted-device"),
     path("password/reset/confirm", api.PasswordResetConfirmApi.as_view(), name="password-reset-confirm"),
 ]

@@ -36,6 +36,13 @@ from otp import services as otp_services
 from otp.services import Channel, CodeSent, Method
 
 from . import selectors, services
+from .browser_sessions import (
+    browser_session_current_id,
+    browser_session_start,
+    browser_session_touch,
+    trusted_device_cookie,
+    trusted_device_cookie_set,
+)
 from .client import client_from
 from .errors import ServiceError
 from .forms import (
@@ -51,7 +58,9 @@ from .forms import (
     wait_text,
 )
 from .models import User
+from .sessions import session_end_quietly
 from .throttles import PasswordResetRateThrottle, RegisterRateThrottle
+from .trusted_devices import trusted_device_create
 
 PENDING_LOGIN_SESSION_KEY = "account_pending_login"
 # Every page may show account data or take a secret: none is cached, every POST parameter is hidden
@@ -108,12 +117,20 @@ def session_verify_with(request: HttpRequest, method: Method) -> None:
         otp_login(request, device)
 
 
-def login_complete(request: HttpRequest, user: User, *, method: Method | None, next_url: str) -> HttpResponse:
-    """Both steps passed: record the login, open a fresh session, verified by the factor used."""
-    services.login_record(user=user, method=method, client=client_from(request))
+def login_complete(
+    request: HttpRequest, user: User, *, method: Method | None, next_url: str, trusted_device: bool = False
+) -> HttpResponse:
+    """Both steps passed: record the login, open a fresh session, verified by the factor used.
+
+    A login on a trusted device is not verified: changing a factor still asks for a code.
+    """
+    amr = services.login_record(
+        user=user, method=method, client=client_from(request), trusted_device=trusted_device
+    )
     auth_login(request, user)
     if method is not None:
         session_verify_with(request, method)
+    browser_session_start(request, user, amr=amr)
     if not next_url and not user.email_verified:
         return redirect("account:email-verify")
     return redirect(next_url or "account:security")
@@ -298,6 +315,11 @@ class LoginView(ServiceFormView):
             password=form.cleaned_data["password"],
             client=client_from(self.request),
         )
+        token = trusted_device_cookie(self.request)
+        if services.login_trusted_device_use(user=user, device_token=token, client=client_from(self.request)):
+            return login_complete(
+                self.request, user, method=None, next_url=safe_next(self.request), trusted_device=True
+            )
         if user.has_second_factor:
             pending_login_start(self.request, user, next_url=safe_next(self.request))
             return redirect("account:login-code")
@@ -342,7 +364,11 @@ class LoginCodeView(ServiceFormView):
             client=client_from(self.request),
         )
         next_url = self.request.session.pop(PENDING_LOGIN_SESSION_KEY)["next"]
-        return login_complete(self.request, self.pending_user, method=method, next_url=next_url)
+        response = login_complete(self.request, self.pending_user, method=method, next_url=next_url)
+        if form.cleaned_data.get("trust_device") and method is not None:
+            trusted = trusted_device_create(user=self.pending_user, client=client_from(self.request))
+            trusted_device_cookie_set(response, trusted.token)
+        return response
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -374,6 +400,7 @@ class LogoutView(PageMixin, TemplateView):
     def post(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             services.session_logout_record(user=request.user, client=client_from(request))
+            session_end_quietly(session_id=browser_session_current_id(request))
         auth_logout(request)
         messages.success(request, _("You are logged out."))
         return redirect("account:login")
@@ -388,7 +415,11 @@ class SecurityView(PageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["summary"] = selectors.security_summary(self.request.user)
+        context["summary"] = selectors.security_summary(
+            self.request.user,
+            current_session_id=browser_session_current_id(self.request),
+            current_device_token=trusted_device_cookie(self.request),
+        )
         return context
 
 
@@ -446,9 +477,11 @@ class PasswordChangeView(StepUpMixin, ServiceFormView):
             new_password=form.cleaned_data["new_password"],
             otp=form.otp,
             client=client_from(self.request),
+            keep_session=browser_session_current_id(self.request),
         )
-        # This session stays; the new password hash ends every other one.
+        # This session stays (under a new key, which its row follows); every other one has ended.
         update_session_auth_hash(self.request, user)
+        browser_session_touch(self.request)
 
 
 @method_decorator(page_decorators, name="dispatch")

@@ -8,8 +8,8 @@ whole middleware chain, built for the browser pages and the admin. Profiled on `
 Which middlewares the API skips, and why that is safe (`API_SKIPPED_MIDDLEWARE`):
 
 - WhiteNoise serves files under `STATIC_URL` (`/static/`), which no API path is.
-- Sessions, authentication (`request.user` from the session), django-otp's `is_verified` and
-  messages exist for cookie-authenticated pages; DRF sets `request.user` from the bearer token,
+- Sessions, authentication (`request.user` from the session), django-otp's `is_verified`,
+  the browser session's last-used stamp and messages exist for cookie-authenticated pages; DRF sets `request.user` from the bearer token,
   and no API code reads the session or messages.
 - CSRF protects cookie-authenticated forms. DRF marks every API view `csrf_exempt` already,
   and enforces CSRF only in `SessionAuthentication`, which the API does not use: without
@@ -49,6 +49,7 @@ API_SKIPPED_MIDDLEWARE = frozenset(
         "django.middleware.csrf.CsrfViewMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         "django_otp.middleware.OTPMiddleware",
+        "accounts.browser_sessions.BrowserSessionMiddleware",
         "django.contrib.messages.middleware.MessageMiddleware",
     }
 )

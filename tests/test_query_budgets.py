@@ -55,8 +55,8 @@ def _phone_verified(user: User) -> User:
 
 
 def test_login(client: APIClient, user: User, django_assert_max_num_queries) -> None:
-    # the user by email; last login; the LOGIN_SUCCEEDED event
-    with django_assert_max_num_queries(3):
+    # the user by email; last login; the LOGIN_SUCCEEDED event; the session
+    with django_assert_max_num_queries(4):
         response = client.post("/auth/login", _login_body(user), format="json")
     assert response.status_code == 200
 
@@ -82,8 +82,8 @@ def test_login_with_totp(
     client: APIClient, totp_user: tuple[User, pyotp.TOTP], django_assert_max_num_queries
 ) -> None:
     user, authenticator = totp_user
-    # the user by email; BEGIN, the user and the TOTP device locked, the device's last step, the failure count, COMMIT; last login; the event
-    with django_assert_max_num_queries(9):
+    # the user by email; BEGIN, the user and the TOTP device locked, the device's last step, the failure count, COMMIT; last login; the event; the session
+    with django_assert_max_num_queries(10):
         response = client.post(
             "/auth/login", _login_body(user), format="json", HTTP_X_OTP=authenticator.now()
         )
@@ -108,21 +108,21 @@ def test_login_with_an_sms_code(
     user = _phone_verified(user)
     otp_services.login_sms_code_send(user=user)
     # as with TOTP, the phone instead of the TOTP device
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         response = client.post("/auth/login", _login_body(user), format="json", HTTP_X_OTP=last_sms_code())
     assert response.status_code == 200
 
 
 def test_refresh(client: APIClient, user: User, django_assert_max_num_queries) -> None:
     refresh_token = tokens_for_login(user, amr=AMR_PASSWORD).refresh_token
-    # the user with whether the token or its family is revoked
+    # the user with whether the token or its family is revoked and its session live, the session stamped in the same statement
     with django_assert_max_num_queries(1):
         response = client.post("/auth/login/refresh", {"refreshToken": refresh_token}, format="json")
     assert response.status_code == 200
 
 
 def test_me(auth_client: APIClient, django_assert_max_num_queries) -> None:
-    # the user with the phone, by the bearer token
+    # the user with the phone and whether the token's session is live, by the bearer token
     with django_assert_max_num_queries(1):
         response = auth_client.get("/auth/me")
     assert response.status_code == 200
@@ -149,15 +149,15 @@ def test_my_security_events(auth_client: APIClient, user: User, django_assert_ma
 
 def test_logout(auth_client: APIClient, user: User, django_assert_max_num_queries) -> None:
     refresh_token = tokens_for_login(user, amr=AMR_PASSWORD).refresh_token
-    # the bearer's user; the token's owner and revocation; BEGIN, get_or_create of the revocation (select, savepoint, insert, release), the event, COMMIT
-    with django_assert_max_num_queries(9):
+    # the bearer's user; the token's owner and revocation; BEGIN, get_or_create of the revocation (select, savepoint, insert, release), the session ended, the event, COMMIT
+    with django_assert_max_num_queries(10):
         response = auth_client.post("/auth/logout", {"refreshToken": refresh_token}, format="json")
     assert response.status_code == 204
 
 
 def test_logout_all(auth_client: APIClient, django_assert_max_num_queries) -> None:
-    # the user; the generation bumped and read back; the event
-    with django_assert_max_num_queries(4):
+    # the user; the generation bumped and read back; the browser sessions' keys, the sessions ended; the trusted devices revoked; the event
+    with django_assert_max_num_queries(7):
         response = auth_client.post("/auth/logout/all")
     assert response.status_code == 204
 
@@ -185,8 +185,8 @@ def test_register_a_taken_email(client: APIClient, user: User, django_assert_max
 
 def test_password_change(auth_client: APIClient, django_assert_max_num_queries) -> None:
     body = {"currentPassword": DEFAULT_PASSWORD, "newPassword": NEW_PASSWORD}
-    # the user; BEGIN, the password and generation, generation read back, the event, COMMIT
-    with django_assert_max_num_queries(6):
+    # the user; BEGIN, the password and generation, generation read back, the browser sessions' keys, the sessions ended, the trusted devices revoked, the event, COMMIT
+    with django_assert_max_num_queries(9):
         response = auth_client.post("/auth/password/change", body, format="json")
     assert response.status_code == 200
 
@@ -204,8 +204,8 @@ def test_password_reset_confirm(client: APIClient, user: User, django_assert_max
         "token": default_token_generator.make_token(user),
         "newPassword": NEW_PASSWORD,
     }
-    # the user; BEGIN, the user locked, the password and generation, generation read back, the event, COMMIT
-    with django_assert_max_num_queries(7):
+    # the user; BEGIN, the user locked, the password and generation, generation read back, the browser sessions' keys, the sessions ended, the trusted devices revoked, the event, COMMIT
+    with django_assert_max_num_queries(10):
         response = client.post("/auth/password/reset/confirm", body, format="json")
     assert response.status_code == 200
 
@@ -224,8 +224,8 @@ def test_sms_method_add(auth_client: APIClient, django_assert_max_num_queries) -
 
 def test_sms_method_delete(auth_client: APIClient, user: User, django_assert_max_num_queries) -> None:
     _phone_pending(user)
-    # the user; whether a phone exists; BEGIN, the user locked, delete, recovery codes, the user, the event, COMMIT; the phone again for the profile
-    with django_assert_max_num_queries(10):
+    # the user; whether a phone exists; BEGIN, the user locked, delete, recovery codes, the user, trusted devices revoked, the event, COMMIT; the phone again for the profile
+    with django_assert_max_num_queries(11):
         response = auth_client.delete("/auth/otp/methods/sms")
     assert response.status_code == 200
 
@@ -242,8 +242,8 @@ def test_totp_method_delete_with_step_up(
 ) -> None:
     user, authenticator = totp_user
     authenticate(client, user)
-    # the user; whether TOTP exists; the step-up transaction (6); the delete transaction (7); the phone for the profile
-    with django_assert_max_num_queries(16):
+    # the user; whether TOTP exists; the step-up transaction (6); the delete transaction (8, trusted devices revoked); the phone for the profile
+    with django_assert_max_num_queries(17):
         response = client.delete("/auth/otp/methods/totp", HTTP_X_OTP=authenticator.now())
     assert response.status_code == 200
 

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.browser_sessions.BrowserSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -279,6 +280,13 @@ LOGIN_URL = "account:login"
 LOGIN_REDIRECT_URL = "account:security"
 # Time allowed between the password and the second factor of a browser login.
 LOGIN_SECOND_STEP_SECONDS = env.int("LOGIN_SECOND_STEP_SECONDS", default=10 * 60)
+# "Don't ask again on this device": how long a trusted device skips the second factor.
+TRUSTED_DEVICE_DAYS = env.int("TRUSTED_DEVICE_DAYS", default=30)
+# The pages keep the trusted device's token in this HttpOnly, SameSite=Lax cookie (Secure
+# when the session cookie is, as in production).
+TRUSTED_DEVICE_COOKIE_NAME = "trusted_device"
+# A browser session's `last_used_at` is written at most this often.
+BROWSER_SESSION_TOUCH_SECONDS = 60
 
 # Content-Security-Policy (django-csp): the pages load only their own stylesheet and script;
 # the QR code is inline SVG. Swagger UI (/api/docs/) runs under it too: its assets and its

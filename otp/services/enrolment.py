@@ -17,6 +17,7 @@ from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
+from accounts.trusted_devices import trusted_devices_revoke_all
 
 from ..methods import Method
 from ..models import CodePurpose, SmsDevice
@@ -147,6 +148,7 @@ def _factor_remove(
     with transaction.atomic():
         user = _locked_user(user)
         _factors_delete(user, [method])
+        trusted_devices_revoke_all(user=user)
         security_event_record(
             user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": method}
         )

@@ -342,6 +342,8 @@ def test_logout_revokes_that_refresh_token(api_client: APIClient, user: User) ->
     assert (
         _post(api_client, "/auth/login/refresh", {"refreshToken": other["refreshToken"]}).status_code == 200
     )
+    assert api_client.get("/auth/me").status_code == 401, "logout ends the session: its idToken too"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {other['idToken']}")
     again = _post(api_client, "/auth/logout", {"refreshToken": tokens["refreshToken"]})
     assert again.status_code == 403 and again.json()["code"] == "token_not_valid"
 

@@ -31,7 +31,18 @@ def test_document_names_the_issuer_keys_and_login(api_client: APIClient, setting
         "id_token_signing_alg_values_supported": ["ES256"],
         "subject_types_supported": ["public"],
         "response_types_supported": ["id_token"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "jti", "email", "email_verified", "amr"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "jti",
+            "email",
+            "email_verified",
+            "amr",
+            "sid",
+        ],
     }
     assert response["Cache-Control"] == "public, max-age=300"
 

@@ -18,7 +18,8 @@ from tests.factories import DEFAULT_PASSWORD
 pytestmark = pytest.mark.django_db
 
 # Headers that differ between two answers by nature, not by the chain that made them.
-VARYING_HEADERS = {"date"}
+# A fresh request id per answer (config.middleware) and the date differ between any two answers.
+VARYING_HEADERS = {"date", "x-request-id"}
 
 
 class ApiClientHandler(api_handler.ApiMiddlewareMixin, ClientHandler):
@@ -43,6 +44,7 @@ def test_the_api_chain_is_the_site_chain_without_the_browser_middlewares() -> No
     chain = api_handler.api_middleware()
 
     assert chain == [
+        "config.middleware.RequestObservabilityMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "django.middleware.locale.LocaleMiddleware",
         "django.middleware.common.CommonMiddleware",
@@ -55,6 +57,7 @@ def test_the_api_chain_is_the_site_chain_without_the_browser_middlewares() -> No
         "django.middleware.csrf.CsrfViewMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         "django_otp.middleware.OTPMiddleware",
+        "accounts.browser_sessions.BrowserSessionMiddleware",
         "django.contrib.messages.middleware.MessageMiddleware",
         "whitenoise.middleware.WhiteNoiseMiddleware",
     ):

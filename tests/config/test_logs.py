@@ -242,13 +242,18 @@ def test_no_password_code_secret_or_token_in_the_logs_of_a_whole_journey(
         recovery = api_client.post("/auth/otp/methods/recovery-codes", HTTP_X_OTP=code)
         assert recovery.status_code == 200, recovery.json()
         secrets += recovery.json()["codes"]
+        assert api_client.get(f"/auth/me?token={tokens['refreshToken']}").status_code == 200
         assert (
             api_client.post(
                 "/auth/logout", {"refreshToken": tokens["refreshToken"]}, format="json"
             ).status_code
             == 204
         )
-        assert api_client.get(f"/auth/me?token={tokens['refreshToken']}").status_code == 200
+        assert api_client.get("/auth/me").status_code == 401, "logout ended the session"
+        # logout-all from another session of the same user
+        other = _login(api_client, NEW_PASSWORD, HTTP_X_OTP=authenticator.at(time.time() + 30)).json()
+        secrets += [other["idToken"], other["refreshToken"]]
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {other['idToken']}")
         assert api_client.post("/auth/logout/all").status_code == 204
         assert api_client.get("/auth/me").status_code == 401
 

@@ -31,6 +31,13 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _password_delay_out_of_the_way(settings) -> None:
+    """Each of a burst of right passwords is an attempt on one email, which the password delay
+    refuses after the free ones (tests/accounts/test_throttles.py); here the codes race."""
+    settings.LOGIN_FAILURES_BEFORE_DELAY = THREADS * 10
+
+
 def _at_once(count: int, request: Callable[[], object]) -> list[tuple[int, str]]:
     """Fire `request` from `count` threads released together; each answer's status and code."""
     barrier = threading.Barrier(count)

@@ -49,6 +49,7 @@ class Operation:
     body: dict[str, bool] | None = None
     response: dict[str, bool] | None = None
     otp_header: bool | None = None  # None: no x-otp; else whether it is required
+    other_headers: dict[str, bool] = field(default_factory=dict)
     bearer: bool = True
     errors: dict[int, set[str]] = field(default_factory=dict)
 
@@ -64,9 +65,10 @@ def _merge(*error_sets: dict[int, set[str]]) -> dict[int, set[str]]:
 CONTRACT: dict[tuple[str, str], Operation] = {
     ("post", "/auth/login"): Operation(
         200,
-        body={"email": True, "password": True, "otpMethod": False},
-        response={"idToken": True, "refreshToken": True},
+        body={"email": True, "password": True, "otpMethod": False, "trustDevice": False},
+        response={"idToken": True, "refreshToken": True, "deviceToken": False},
         otp_header=False,
+        other_headers={"x-device-token": False},
         bearer=False,
         errors={
             400: {"validation_error", "method_not_allowed"},
@@ -222,6 +224,16 @@ BEYOND_API_MD: dict[tuple[str, str], Operation] = {
         response={"count": True, "page": True, "pageSize": True, "hasNext": True, "results": True},
         errors=_merge(BEARER, {400: {"validation_error"}}),
     ),
+    # API.md, second wave: Sessions and Trusted devices.
+    ("get", "/auth/sessions"): Operation(200, response={"sessions": True}, errors=BEARER),
+    ("delete", "/auth/sessions"): Operation(204, errors=BEARER),
+    ("delete", "/auth/sessions/{session_id}"): Operation(204, errors=_merge(BEARER, {404: {"not_found"}})),
+    ("get", "/auth/trusted-devices"): Operation(
+        200, response={"devices": True}, other_headers={"x-device-token": False}, errors=BEARER
+    ),
+    ("delete", "/auth/trusted-devices/{device_id}"): Operation(
+        204, errors=_merge(BEARER, {404: {"not_found"}})
+    ),
 }
 OPERATIONS = {**CONTRACT, **BEYOND_API_MD}
 # Where a code is answered with another status than the catalogue's, and why.
@@ -290,7 +302,8 @@ def test_operation_matches_the_contract(schema: dict[str, Any], method: str, pat
     headers = {
         p["name"]: p.get("required", False) for p in operation.get("parameters", []) if p["in"] == "header"
     }
-    assert headers == ({} if expected.otp_header is None else {"x-otp": expected.otp_header})
+    otp = {} if expected.otp_header is None else {"x-otp": expected.otp_header}
+    assert headers == {**otp, **expected.other_headers}
 
     success = operation["responses"][str(expected.status)]
     if expected.response is None:

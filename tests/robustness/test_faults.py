@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import SecurityEvent, User
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.tokens import AMR_PASSWORD, tokens_for_session
 from otp import sms_backends
 from otp.models import SmsDevice
 from otp.sms_backends import BaseSmsBackend, SmsDeliveryError
@@ -325,7 +326,7 @@ def test_the_api_with_the_database_down_is_a_clean_503(
 ) -> None:
     """A token that verifies by signature alone still needs the user row: 503, not 401 or 500."""
     user = User(pk=1, email="someone@example.com", token_generation=0)
-    tokens = tokens_for_login(user, amr=AMR_PASSWORD)
+    tokens = tokens_for_session(user, amr=AMR_PASSWORD, session_id=str(uuid.uuid4()))
     json_body = {"refreshToken": tokens.refresh_token} if body == "refresh" else body
     response = dead_database_server.request(
         method, path, json=json_body, headers={"Authorization": f"Bearer {tokens.id_token}"}

@@ -1,0 +1,68 @@
+"""Pages of sessions and trusted devices: sign out one session or all others, stop trusting a device."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.generic import View
+
+from . import sessions, trusted_devices
+from .browser_sessions import browser_session_current_id
+from .client import client_from
+from .errors import ServiceError
+from .forms import refusal_text
+from .views import account_session_required
+
+
+@method_decorator([never_cache, account_session_required], name="dispatch")
+class SessionEndView(View):
+    """ "Sign out" on one session of the security page (this one included)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, session_id: str) -> HttpResponse:
+        this_one = session_id == browser_session_current_id(request)
+        try:
+            sessions.session_end(user=request.user, session_id=session_id, client=client_from(request))
+        except ServiceError as error:
+            messages.error(request, refusal_text(error))
+            return redirect("account:security")
+        if this_one:
+            return redirect("account:login")
+        messages.success(request, "That session is signed out.")
+        return redirect("account:security")
+
+
+@method_decorator([never_cache, account_session_required], name="dispatch")
+class SessionsEndOthersView(View):
+    """ "Sign out everywhere else": every session but this browser's."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        ended = sessions.sessions_end_others(
+            user=request.user, current_id=browser_session_current_id(request), client=client_from(request)
+        )
+        messages.success(request, f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")
+        return redirect("account:security")
+
+
+@method_decorator([never_cache, account_session_required], name="dispatch")
+class TrustedDeviceRemoveView(View):
+    """ "Remove" on a trusted device: the next login there asks for the second factor again."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, device_id: str) -> HttpResponse:
+        try:
+            trusted_devices.trusted_device_remove(
+                user=request.user, device_id=device_id, client=client_from(request)
+            )
+        except ServiceError as error:
+            messages.error(request, refusal_text(error))
+        else:
+            messages.success(request, "That device is no longer trusted: it will ask for your code again.")
+        return redirect("account:security")
