@@ -41,7 +41,7 @@ from .account_state import account_may_authenticate
 from .admin_sessions import TrustedDeviceInline, UserSessionInline
 from .client import client_from
 from .errors import ErrorCode, ServiceError
-from .models import SecurityEvent, User
+from .models import MfaResetRequest, SecurityEvent, User
 from .selectors import second_factor_device
 
 # --- the site: a second factor for staff ----------------------------------------------------
@@ -265,9 +265,24 @@ SUPPORT_ACTIONS = {
         SupportAction(
             "reset_mfa",
             "Reset second factors",
-            "Removes the authenticator app, the phone and the recovery codes, and signs the apps of "
-            "the accounts out. Only do this once you are sure who you are talking to.",
-            support.mfa_reset,
+            "Schedules the removal of the authenticator app, the phone and the recovery codes, and "
+            "the sign-out of every app of the accounts: it happens by itself once the delay "
+            "(SUPPORT_MFA_RESET_DELAY_SECONDS) has passed, unless the user or support cancels it. "
+            "Only do this once you are sure who you are talking to.",
+            support.mfa_reset_schedule,
+        ),
+        SupportAction(
+            "mfa_reset_cancel",
+            "Cancel scheduled MFA resets",
+            "The second factors stay as they are.",
+            support.mfa_reset_cancel,
+        ),
+        SupportAction(
+            "mfa_reset_now",
+            "Reset second factors now",
+            "Applies the scheduled resets at once, without waiting for their due time: the factors are "
+            "removed and every app of the accounts is signed out.",
+            support.mfa_reset_now,
         ),
         SupportAction(
             "revoke_tokens",
@@ -285,6 +300,75 @@ SUPPORT_ACTIONS = {
 }
 # Support actions work on a handful of accounts, never on a whole filtered list by mistake.
 SUPPORT_ACTION_MAX_ACCOUNTS = 50
+
+
+class SupportActionMixin:
+    """Support actions in an admin list: each asks for a reason on a confirmation page."""
+
+    def support_action_run(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[User],
+        action: SupportAction,
+        *,
+        selected: list[Any] | None = None,
+    ) -> HttpResponse | None:
+        """Ask for the reason; once given, run the action's service on each account, one transaction each.
+
+        `selected` are the admin's rows the action was chosen for, when they are not the accounts.
+        """
+        accounts = list(queryset.order_by("pk")[: SUPPORT_ACTION_MAX_ACCOUNTS + 1])
+        if len(accounts) > SUPPORT_ACTION_MAX_ACCOUNTS:
+            self.message_user(
+                request,
+                f"Select at most {SUPPORT_ACTION_MAX_ACCOUNTS} accounts for a support action.",
+                messages.ERROR,
+            )
+            return None
+        form = SupportReasonForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if not form.is_valid():
+            selected = selected if selected is not None else [account.pk for account in accounts]
+            return self._support_action_confirmation(request, action, accounts, form, selected)
+        refusals = []
+        for account in accounts:
+            try:
+                action.service(
+                    user=account,
+                    staff_member=request.user,
+                    reason=form.cleaned_data["reason"],
+                    client=client_from(request),
+                )
+            except ServiceError as error:
+                refusals.append(f"{account.email}: {error.detail}")
+        done = len(accounts) - len(refusals)
+        if done:
+            self.message_user(request, f"{action.title}: done for {done} account(s).", messages.SUCCESS)
+        if refusals:
+            self.message_user(
+                request, f"{action.title}: not done for " + "; ".join(refusals), messages.WARNING
+            )
+        return None
+
+    def _support_action_confirmation(
+        self,
+        request: HttpRequest,
+        action: SupportAction,
+        accounts: list[User],
+        form: SupportReasonForm,
+        selected: list[Any],
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": action.title,
+            "opts": self.model._meta,
+            "action": action,
+            "accounts": accounts,
+            "selected": selected,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/accounts/user/support_action_confirmation.html", context)
 
 
 # Only superusers may change these: nobody else can grant staff, groups or permissions.
@@ -313,6 +397,7 @@ USER_FIELDSETS = [
                 "recovery_codes_left",
                 "otp_failure_count",
                 "otp_last_failure_at",
+                "mfa_reset_due_at",
             ]
         },
     ),
@@ -322,7 +407,7 @@ USER_FIELDSETS = [
 
 
 @admin.register(User)
-class UserAdmin(FastListMixin, admin.ModelAdmin):
+class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
     list_display = [
         "email",
         "account_status",
@@ -476,7 +561,10 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
     def unlock(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
         return self.support_action_run(request, queryset, SUPPORT_ACTIONS["unlock"])
 
-    @admin.action(description="Reset the second factors of the selected accounts", permissions=["reset_mfa"])
+    @admin.action(
+        description="Schedule a reset of the second factors of the selected accounts",
+        permissions=["reset_mfa"],
+    )
     def reset_mfa(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
         return self.support_action_run(request, queryset, SUPPORT_ACTIONS["reset_mfa"])
 
@@ -492,56 +580,6 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[User]
     ) -> HttpResponse | None:
         return self.support_action_run(request, queryset, SUPPORT_ACTIONS["resend_email_verification"])
-
-    def support_action_run(
-        self, request: HttpRequest, queryset: QuerySet[User], action: SupportAction
-    ) -> HttpResponse | None:
-        """Ask for the reason; once given, run the action's service on each account, one transaction each."""
-        accounts = list(queryset.order_by("pk")[: SUPPORT_ACTION_MAX_ACCOUNTS + 1])
-        if len(accounts) > SUPPORT_ACTION_MAX_ACCOUNTS:
-            self.message_user(
-                request,
-                f"Select at most {SUPPORT_ACTION_MAX_ACCOUNTS} accounts for a support action.",
-                messages.ERROR,
-            )
-            return None
-        form = SupportReasonForm(request.POST if request.POST.get("confirm") == "yes" else None)
-        if not form.is_valid():
-            return self._support_action_confirmation(request, action, accounts, form)
-        refusals = []
-        for account in accounts:
-            try:
-                action.service(
-                    user=account,
-                    staff_member=request.user,
-                    reason=form.cleaned_data["reason"],
-                    client=client_from(request),
-                )
-            except ServiceError as error:
-                refusals.append(f"{account.email}: {error.detail}")
-        done = len(accounts) - len(refusals)
-        if done:
-            self.message_user(request, f"{action.title}: done for {done} account(s).", messages.SUCCESS)
-        if refusals:
-            self.message_user(
-                request, f"{action.title}: not done for " + "; ".join(refusals), messages.WARNING
-            )
-        return None
-
-    def _support_action_confirmation(
-        self, request: HttpRequest, action: SupportAction, accounts: list[User], form: SupportReasonForm
-    ) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": action.title,
-            "opts": self.model._meta,
-            "action": action,
-            "accounts": accounts,
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/accounts/user/support_action_confirmation.html", context)
 
 
 # --- the audit trail ---------------------------------------------------------------------------
@@ -577,3 +615,89 @@ class SecurityEventAdmin(FastListMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: SecurityEvent | None = None) -> bool:
         return False
+
+
+# --- scheduled MFA resets ----------------------------------------------------------------------
+
+
+@admin.register(MfaResetRequest)
+class MfaResetRequestAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
+    """Read-only: resets are scheduled from the accounts list; cancelled or applied at once from here."""
+
+    list_display = [
+        "user",
+        "state",
+        "due_at",
+        "requested_at",
+        "requested_by",
+        "reason",
+        "cancelled_at",
+        "done_at",
+    ]
+    list_filter = ["state"]
+    list_select_related = ["user", "requested_by"]
+    search_fields = ["user__email"]
+    search_help_text = "The account's email, exactly."
+    ordering = ["-pk"]
+    fields = [
+        "user",
+        "state",
+        "requested_by",
+        "requested_at",
+        "due_at",
+        "reason",
+        "cancelled_at",
+        "cancelled_by",
+        "cancel_reason",
+        "done_at",
+    ]
+    readonly_fields = fields
+    actions = ["mfa_reset_cancel", "mfa_reset_now"]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[MfaResetRequest], search_term: str
+    ) -> tuple[QuerySet[MfaResetRequest], bool]:
+        term = search_term.strip().lower()
+        return (queryset.filter(user__email=term) if term else queryset), False
+
+    def has_view_permission(self, request: HttpRequest, obj: MfaResetRequest | None = None) -> bool:
+        # Whoever may schedule a reset sees the scheduled ones.
+        return request.user.has_perm("accounts.reset_mfa") or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: MfaResetRequest | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: MfaResetRequest | None = None) -> bool:
+        return False
+
+    def has_reset_mfa_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.reset_mfa")
+
+    def has_reset_mfa_now_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.reset_mfa_now")
+
+    def _accounts_of(self, queryset: QuerySet[MfaResetRequest]) -> QuerySet[User]:
+        return User.objects.filter(pk__in=queryset.values("user_id"))
+
+    @admin.action(description="Cancel the selected scheduled resets", permissions=["reset_mfa"])
+    def mfa_reset_cancel(
+        self, request: HttpRequest, queryset: QuerySet[MfaResetRequest]
+    ) -> HttpResponse | None:
+        return self.support_action_run(
+            request,
+            self._accounts_of(queryset),
+            SUPPORT_ACTIONS["mfa_reset_cancel"],
+            selected=list(queryset.values_list("pk", flat=True)[: SUPPORT_ACTION_MAX_ACCOUNTS + 1]),
+        )
+
+    @admin.action(description="Reset now, without waiting", permissions=["reset_mfa_now"])
+    def mfa_reset_now(self, request: HttpRequest, queryset: QuerySet[MfaResetRequest]) -> HttpResponse | None:
+        return self.support_action_run(
+            request,
+            self._accounts_of(queryset),
+            SUPPORT_ACTIONS["mfa_reset_now"],
+            selected=list(queryset.values_list("pk", flat=True)[: SUPPORT_ACTION_MAX_ACCOUNTS + 1]),
+        )

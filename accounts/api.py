@@ -23,6 +23,7 @@ from .api_schema import OTP_HEADER, error_responses
 from .client import client_from
 from .errors import ErrorCode
 from .input_limits import EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
+from .mfa_resets import mfa_reset_apply_if_due
 from .serializers import ProfileSerializer
 from .signing_keys import key_set
 from .throttles import PasswordResetRateThrottle, RegisterRateThrottle
@@ -176,7 +177,7 @@ class MeApi(APIView):
 
     @extend_schema(operation_id="me", responses={200: ProfileSerializer, **error_responses()})
     def get(self, request: Request) -> Response:
-        return Response(ProfileSerializer(request.user).data)
+        return Response(ProfileSerializer(mfa_reset_apply_if_due(request.user)).data)
 
     @extend_schema(
         operation_id="me_update",

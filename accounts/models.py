@@ -77,6 +77,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     otp_last_failure_at = models.DateTimeField(null=True, blank=True)
     otp_failures_notified = models.BooleanField(default=False)
 
+    # The due time of the pending support MFA reset (MfaResetRequest), kept on the row so
+    # that login, code checks and `/auth/me` see a due reset without another query.
+    mfa_reset_due_at = models.DateTimeField("MFA reset scheduled for", null=True, blank=True)
+
     objects = UserManager()
 
     USERNAME_FIELD = "email"
@@ -193,6 +197,8 @@ class SecurityEvent(models.Model):
         FACTOR_VERIFIED = "FACTOR_VERIFIED", "Factor verified"
         FACTOR_REMOVED = "FACTOR_REMOVED", "Factor removed"
         MFA_RESET = "MFA_RESET", "MFA reset by support"
+        MFA_RESET_SCHEDULED = "MFA_RESET_SCHEDULED", "MFA reset scheduled by support"
+        MFA_RESET_CANCELLED = "MFA_RESET_CANCELLED", "Scheduled MFA reset cancelled"
         RECOVERY_CODES_GENERATED = "RECOVERY_CODES_GENERATED", "Recovery codes generated"
         RECOVERY_CODE_USED = "RECOVERY_CODE_USED", "Recovery code used"
         PASSWORD_CHANGED = "PASSWORD_CHANGED", "Password changed"
@@ -229,6 +235,43 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} for {self.user_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class MfaResetRequest(models.Model):
+    """A support reset of an account's second factors, due some time after it was asked for.
+
+    At most one is PENDING per account; its `due_at` is copied to `User.mfa_reset_due_at`.
+    `requested_by` is None for an operator at the command line.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        CANCELLED = "CANCELLED", "Cancelled"
+        DONE = "DONE", "Done"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mfa_reset_requests")
+    requested_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    reason = models.CharField(max_length=500)
+    state = models.CharField(max_length=9, choices=State.choices, default=State.PENDING)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The account's own user, or the staff member who cancelled it.
+    cancelled_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cancel_reason = models.CharField(max_length=500, blank=True, default="")
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(state="PENDING"), name="mfa_reset_one_pending_per_user"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "due_at"], name="mfa_reset_state_due_idx")]
+        permissions = [("reset_mfa_now", "Can apply a scheduled MFA reset at once, without the delay")]
+
+    def __str__(self) -> str:
+        return f"MFA reset of {self.user_id} due {self.due_at:%Y-%m-%d %H:%M} ({self.state})"
 
 
 class UserSession(models.Model):

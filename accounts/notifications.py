@@ -55,6 +55,18 @@ def mfa_reset_notify(*, user: User) -> None:
     _notify(user=user, template="mfa_reset")
 
 
+def mfa_reset_scheduled_notify(*, user: User, requested_by: str, due_at: datetime) -> None:
+    """`requested_by` is a role, `support` or `operator`, never a name."""
+    _notify(
+        user=user, template="mfa_reset_scheduled", context={"requested_by": requested_by, "due_at": due_at}
+    )
+
+
+def mfa_reset_cancelled_notify(*, user: User, cancelled_by: str) -> None:
+    """`cancelled_by` is `user` or `support`."""
+    _notify(user=user, template="mfa_reset_cancelled", context={"cancelled_by": cancelled_by})
+
+
 def recovery_codes_generated_notify(*, user: User) -> None:
     _notify(user=user, template="recovery_codes_generated")
 

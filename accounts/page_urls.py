@@ -8,7 +8,7 @@ from django.views.generic import RedirectView
 from otp import views as factor_views
 from otp.webauthn import views as passkey_views
 
-from . import session_views, views
+from . import session_views, views, views_mfa_reset
 
 app_name = "account"
 
@@ -21,6 +21,7 @@ urlpatterns = [
     path("account/login/code/sms/", views.LoginCodeSmsView.as_view(), name="login-code-sms"),
     path("account/logout/", views.LogoutView.as_view(), name="logout"),
     path("account/language/", views.LanguageView.as_view(), name="language"),
+    path("account/mfa-reset/cancel/", views_mfa_reset.MfaResetCancelView.as_view(), name="mfa-reset-cancel"),
     path(
         "account/sessions/<str:session_id>/end/", session_views.SessionEndView.as_view(), name="session-end"
     ),

@@ -47,6 +47,11 @@ class ProfileSerializer(serializers.Serializer):
     lastPasswordChangeDate = serializers.DateTimeField()
     hasPasskey = serializers.BooleanField(help_text="Whether the user has at least one passkey.")
     passkeyCount = serializers.IntegerField(min_value=0, help_text="How many passkeys the user has.")
+    mfaResetScheduledAt = serializers.DateTimeField(
+        required=False,
+        help_text="When a reset of the second factors asked of support takes effect; absent when none is "
+        "pending. `DELETE /auth/me/mfa-reset` cancels it.",
+    )
     language = serializers.ChoiceField(
         choices=settings.LANGUAGES,
         help_text="What is sent to the user outside a request is in this language.",
@@ -69,6 +74,7 @@ class ProfileSerializer(serializers.Serializer):
             "lastPasswordChangeDate": user.password_changed_at,
             "hasPasskey": user.passkey_count > 0,
             "passkeyCount": user.passkey_count,
+            "mfaResetScheduledAt": user.mfa_reset_due_at,
             "language": user.language,
         }
         # One shared field formats the dates: `self.fields` would deep-copy every declared

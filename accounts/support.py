@@ -1,9 +1,10 @@
-"""Support actions on an account: block, unblock, unlock, reset MFA, sign out, resend verification.
+"""Support actions on an account: block, unblock, unlock, MFA reset, sign out, resend verification.
 
 Each needs a reason, is recorded in the audit trail with the staff member as actor and
 tells the user by email. `staff_member=None` is an operator at the command line
 (`manage.py mfa_reset`), recorded as the SYSTEM actor. Only a superuser may act on a
-staff account, so support cannot lock out the people who supervise it.
+staff account, so support cannot lock out the people who supervise it. An MFA reset is
+scheduled, not done at once (accounts.mfa_resets).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from django.utils.translation import gettext as _
 
 from otp import services as otp_services
 
-from . import notifications
+from . import mfa_resets, notifications
 from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_record
-from .models import SecurityEvent, User
+from .models import MfaResetRequest, SecurityEvent, User
 from .services import tokens_revoke_all
 from .throttles import login_failures_forget
 
@@ -135,26 +136,49 @@ def account_unlock(*, user: User, staff_member: User | None, reason: str, client
 
 
 @transaction.atomic
-def mfa_reset(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
-    """For a user who lost every factor: remove TOTP, phone, passkeys and recovery codes; sign out everywhere.
+def mfa_reset_schedule(
+    *, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT
+) -> User:
+    """For a user who lost every factor: remove TOTP, phone, passkeys and recovery codes, after a delay.
 
-    The user logs in with the password alone afterwards and sets up a factor again.
+    Nothing changes until `SUPPORT_MFA_RESET_DELAY_SECONDS` have passed; the user is told
+    at once and may cancel it. Then the factors go and every session ends; the user logs
+    in with the password alone and sets up a factor again.
     """
     reason = _reason_clean(reason)
     user = _account_lock_for_change(user, staff_member)
-    removed = otp_services.factors_remove_all(user=user)
-    if not removed:
-        raise _refusal(_("The account has no second factor to reset."))
-    _record(
-        user=user,
-        type=EventType.MFA_RESET,
-        staff_member=staff_member,
-        reason=reason,
-        client=client,
-        details={"removed": removed},
+    mfa_resets.mfa_reset_request_create(user=user, requested_by=staff_member, reason=reason, client=client)
+    return user
+
+
+def _pending_reset(user: User) -> MfaResetRequest:
+    reset = mfa_resets.mfa_reset_pending_of(user)
+    if reset is None:
+        raise _refusal(_("No reset of this account's second factors is scheduled."))
+    return reset
+
+
+@transaction.atomic
+def mfa_reset_cancel(
+    *, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT
+) -> User:
+    """Stop the account's scheduled MFA reset; the user is told."""
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    mfa_resets.mfa_reset_request_cancel(
+        reset=_pending_reset(user), user=user, staff_member=staff_member, reason=reason, client=client
     )
-    _tokens_revoke(user=user, staff_member=staff_member, reason=reason, client=client)
-    notifications.mfa_reset_notify(user=user)
+    return user
+
+
+@transaction.atomic
+def mfa_reset_now(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
+    """Apply the account's scheduled MFA reset at once, without waiting (its own permission)."""
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    mfa_resets.mfa_reset_request_apply(
+        reset=_pending_reset(user), user=user, staff_member=staff_member, reason=reason, client=client
+    )
     return user
 
 

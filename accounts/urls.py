@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, api_events, api_sessions
+from . import api, api_events, api_mfa_reset, api_sessions
 
 urlpatterns = [
     path("login", api.LoginApi.as_view(), name="login"),
     path("login/refresh", api.RefreshApi.as_view(), name="login-refresh"),
     path("me", api.MeApi.as_view(), name="me"),
+    path("me/mfa-reset", api_mfa_reset.MfaResetCancelApi.as_view(), name="me-mfa-reset"),
     path("me/events", api_events.SecurityEventListApi.as_view(), name="me-events"),
     path("register", api.RegisterApi.as_view(), name="register"),
     path("logout", api.LogoutApi.as_view(), name="logout"),

@@ -16,13 +16,14 @@ from django.utils.http import urlsafe_base64_encode
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
+from accounts import support
 from accounts.client import Client
 from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
 from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp import services as otp_services
 from tests.conftest import USER_AGENT, authenticate, last_email_code, last_sms_code
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,6 +126,16 @@ def test_me(auth_client: APIClient, django_assert_max_num_queries) -> None:
     with django_assert_max_num_queries(1):
         response = auth_client.get("/auth/me")
     assert response.status_code == 200
+
+
+def test_me_with_a_pending_mfa_reset(client: APIClient, django_assert_max_num_queries) -> None:
+    user, _ = user_with_every_factor()
+    support.mfa_reset_schedule(user=user, staff_member=None, reason="budget")
+    authenticate(client, user)
+    # the user with the phone, by the bearer token: the pending reset is on that row
+    with django_assert_max_num_queries(1):
+        response = client.get("/auth/me")
+    assert "mfaResetScheduledAt" in response.json()
 
 
 def test_my_security_events(auth_client: APIClient, user: User, django_assert_max_num_queries) -> None:

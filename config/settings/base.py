@@ -189,6 +189,9 @@ OTP_FAILURES_BEFORE_LOCK = env.int("OTP_FAILURES_BEFORE_LOCK", default=100)
 OTP_FAILURES_BEFORE_NOTIFY = env.int("OTP_FAILURES_BEFORE_NOTIFY", default=5)
 ACCOUNT_LOCK_SECONDS = env.int("ACCOUNT_LOCK_SECONDS", default=60 * 60)
 RECOVERY_CODE_COUNT = 10
+# A support MFA reset takes effect this long after it is asked for; the user is emailed at
+# once and may cancel it meanwhile (an attacker talking support into it is then too slow).
+SUPPORT_MFA_RESET_DELAY_SECONDS = env.int("SUPPORT_MFA_RESET_DELAY_SECONDS", default=72 * 60 * 60)
 
 # --- Password and sign-up throttles -----------------------------------------------
 # A sign-up on a taken email tells its owner, at most once in this time per address.

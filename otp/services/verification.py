@@ -112,7 +112,11 @@ def _code_check(
     """Run `check` on the locked account and count its outcome; raise only after commit."""
     error: ServiceError | None = None
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
+        # A support reset that has come due takes effect first: its factors no longer count.
+        # Imported here: applying a reset revokes tokens (accounts.services), which imports this package.
+        from accounts.mfa_resets import mfa_reset_apply_if_due
+
+        user = mfa_reset_apply_if_due(User.objects.select_for_update().get(pk=user_id))
         now = timezone.now()
         user.lock_lift_if_expired(now)
         account_status_check(user, now)

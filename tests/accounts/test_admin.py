@@ -397,7 +397,13 @@ ACTIONS = [
     ("block", UserFactory, EventType.ACCOUNT_BLOCKED, "your account is blocked", True),
     ("unblock", blocked_user, EventType.ACCOUNT_UNBLOCKED, "your account was unblocked", False),
     ("unlock", locked_user, EventType.ACCOUNT_UNLOCKED, "your account was unlocked", False),
-    ("reset_mfa", lambda: user_with_every_factor()[0], EventType.MFA_RESET, "reset by support", True),
+    (
+        "reset_mfa",
+        lambda: user_with_every_factor()[0],
+        EventType.MFA_RESET_SCHEDULED,
+        "reset of your second factors is scheduled",
+        False,
+    ),
     ("revoke_tokens", UserFactory, EventType.TOKENS_REVOKED, "signed out everywhere", True),
     (
         "resend_email_verification",
@@ -529,7 +535,7 @@ def test_support_finds_a_user_and_runs_an_action(
     assert support_browser.get(f"{USERS_URL}{user.pk}/change/").status_code == 200
     assert action_confirm(support_browser, "reset_mfa", [user], reason=REASON).status_code == 302
 
-    event = SecurityEvent.objects.get(user=user, type=EventType.MFA_RESET)
+    event = SecurityEvent.objects.get(user=user, type=EventType.MFA_RESET_SCHEDULED)
     assert (event.actor, event.staff_member) == (SecurityEvent.Actor.STAFF, support_member)
 
 

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
@@ -20,7 +19,6 @@ from accounts.errors import ErrorCode, ServiceError
 from accounts.models import SecurityEvent, User
 from accounts.throttles import login_attempt_reserve
 from accounts.tokens import AMR_PASSWORD, IssuedTokens, tokens_for_login
-from otp.models import SmsDevice
 from tests.conftest import Committed
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
@@ -161,47 +159,7 @@ def test_unlocking_a_blocked_account_is_refused(user: User, staff_member: User) 
         support.account_unlock(user=user, staff_member=staff_member, reason=REASON)
 
 
-# --- MFA reset ------------------------------------------------------------------------------
-
-
-def test_mfa_reset_removes_every_factor_and_signs_out_everywhere(
-    staff_member: User, committed: Committed
-) -> None:
-    user, _ = user_with_every_factor()
-    tokens = tokens_for_login(user, amr=AMR_PASSWORD)
-
-    with committed():
-        support.mfa_reset(user=user, staff_member=staff_member, reason=REASON, client=STAFF_CLIENT)
-
-    user.refresh_from_db()
-    assert (user.totp_verified_at, user.phone_verified_at) == (None, None)
-    assert not TOTPDevice.objects.filter(user=user).exists()
-    assert not SmsDevice.objects.filter(user=user).exists()
-    assert not StaticDevice.objects.filter(user=user).exists()
-    assert tokens_work(tokens) == (401, 403)
-    event = staff_event(user, EventType.MFA_RESET)
-    assert_recorded_by(event, staff_member)
-    assert event.details["removed"] == ["TOTP", "SMS", "RECOVERY_CODES"]
-    assert_recorded_by(staff_event(user, EventType.TOKENS_REVOKED), staff_member)
-    assert "reset by support" in the_only_email_subject(user)
-    # The password alone logs in now, so the user can set up a factor again.
-    services.login(email=user.email, password=DEFAULT_PASSWORD, otp=None, otp_method=None, client=Client())
-
-
-def test_mfa_reset_also_removes_a_pending_factor(user: User, staff_member: User) -> None:
-    TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
-
-    support.mfa_reset(user=user, staff_member=staff_member, reason=REASON)
-
-    assert not TOTPDevice.objects.filter(user=user).exists()
-    assert staff_event(user, EventType.MFA_RESET).details["removed"] == ["TOTP"]
-
-
-def test_mfa_reset_of_an_account_without_factors_is_refused(user: User, staff_member: User) -> None:
-    with pytest.raises(ServiceError, match="no second factor"):
-        support.mfa_reset(user=user, staff_member=staff_member, reason=REASON)
-
-    assert not SecurityEvent.objects.filter(user=user).exists()
+# --- MFA reset: scheduled, see tests/accounts/test_mfa_reset_schedule.py -------------------
 
 
 # --- tokens and email verification ----------------------------------------------------------
@@ -257,7 +215,7 @@ def test_email_verification_resend_to_a_verified_email_is_refused(user: User, st
 
 @pytest.mark.parametrize(
     "action",
-    [support.account_block, support.account_unlock, support.mfa_reset, support.tokens_revoke],
+    [support.account_block, support.account_unlock, support.mfa_reset_schedule, support.tokens_revoke],
 )
 def test_only_a_superuser_acts_on_a_staff_account(staff_member: User, action: Callable[..., User]) -> None:
     colleague, _ = user_with_every_factor(is_staff=True)
@@ -286,7 +244,7 @@ def test_an_operator_without_a_staff_account_is_recorded_as_the_system(user: Use
 # --- manage.py mfa_reset ------------------------------------------------------------------
 
 
-def test_the_mfa_reset_command_runs_the_same_service(committed: Committed) -> None:
+def test_the_mfa_reset_command_schedules_it_with_the_same_service(committed: Committed) -> None:
     user, _ = user_with_every_factor()
     tokens = tokens_for_login(user, amr=AMR_PASSWORD)
     out = StringIO()
@@ -294,17 +252,19 @@ def test_the_mfa_reset_command_runs_the_same_service(committed: Committed) -> No
     with committed():
         call_command("mfa_reset", f"  {user.email.upper()} ", "--reason", REASON, stdout=out)
 
-    assert "reset" in out.getvalue()
+    assert "scheduled" in out.getvalue()
     user.refresh_from_db()
-    assert not user.has_second_factor and not TOTPDevice.objects.filter(user=user).exists()
-    assert tokens_work(tokens) == (401, 403)
-    event = staff_event(user, EventType.MFA_RESET)
+    assert user.has_second_factor and TOTPDevice.objects.filter(user=user).exists(), "nothing changes yet"
+    assert user.mfa_reset_due_at is not None
+    assert tokens_work(tokens) == (200, 200)
+    event = staff_event(user, EventType.MFA_RESET_SCHEDULED)
     assert (event.actor, event.staff_member, event.details["reason"]) == (
         SecurityEvent.Actor.SYSTEM,
         None,
         REASON,
     )
-    assert "reset by support" in the_only_email_subject(user)
+    assert "reset of your second factors is scheduled" in the_only_email_subject(user)
+    assert "An operator of the service asked" in mail.outbox[0].body
 
 
 def test_the_mfa_reset_command_needs_a_known_email_and_a_reason() -> None:

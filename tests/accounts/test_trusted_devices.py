@@ -157,7 +157,9 @@ def _next_code(authenticator: pyotp.TOTP) -> str:
 
 
 def _mfa_reset(user: User, authenticator: pyotp.TOTP) -> None:
-    support.mfa_reset(user=user, staff_member=None, reason="lost phone, ticket 7")
+    # Scheduled, then taken into effect at once (what its due time would do).
+    support.mfa_reset_schedule(user=user, staff_member=None, reason="lost phone, ticket 7")
+    support.mfa_reset_now(user=user, staff_member=None, reason="lost phone, ticket 7")
     # a new factor, so that a login would ask for a second factor again
     user.refresh_from_db()
     enrolment = otp_services.totp_device_create(user=user, otp=None, client=Client())

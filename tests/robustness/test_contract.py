@@ -28,6 +28,7 @@ PROFILE = {
     "lastPasswordChangeDate": True,
     "hasPasskey": True,
     "passkeyCount": True,
+    "mfaResetScheduledAt": False,
     "language": True,  # second wave: "The profile gains `language`"
 }
 PROFILE_DATES = (
@@ -36,6 +37,7 @@ PROFILE_DATES = (
     "phoneVerificationDate",
     "lastLoggedDate",
     "lastPasswordChangeDate",
+    "mfaResetScheduledAt",
 )
 STEP_UP = {403: {"otp_invalid", "account_locked"}, 429: {"otp_throttled"}}
 CEREMONY = {"challengeId": True, "publicKey": True}
@@ -157,6 +159,9 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         ),
     ),
     ("get", "/auth/me"): Operation(200, response=PROFILE, errors=BEARER),
+    ("delete", "/auth/me/mfa-reset"): Operation(
+        204, otp_header=False, errors=_merge(BEARER, STEP_UP, {404: {"not_found"}})
+    ),
     # Second wave (API.md "Languages"): the user's language.
     ("patch", "/auth/me"): Operation(
         200, body={"language": False}, response=PROFILE, errors=_merge(BEARER, {400: {"validation_error"}})

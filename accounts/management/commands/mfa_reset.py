@@ -1,8 +1,10 @@
 """`manage.py mfa_reset EMAIL --reason "..."`: the admin's "reset second factors", for operators.
 
-It runs the same service as the admin action. An operator at the command line is not a
-staff account, so the audit trail records the SYSTEM actor with the reason given; put who
-you are and the ticket in the reason.
+It runs the same service as the admin action, so it schedules the reset: it takes effect
+after `SUPPORT_MFA_RESET_DELAY_SECONDS`, the user is emailed at once and may cancel it.
+There is no `--now`: applying one at once is the admin's "Reset now", under its own
+permission. An operator at the command line is not a staff account, so the audit trail
+records the SYSTEM actor with the reason given; put who you are and the ticket in the reason.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from accounts.models import User, email_normalize
 
 class Command(BaseCommand):
     help = (
-        "Remove the authenticator app, phone and recovery codes of an account and sign it out "
-        "everywhere; the user is told by email. Recorded with the SYSTEM actor and the reason."
+        "Schedule the removal of the authenticator app, phone and recovery codes of an account (and "
+        "signing it out everywhere) after SUPPORT_MFA_RESET_DELAY_SECONDS; the user is told by email "
+        "at once and may cancel it. Recorded with the SYSTEM actor and the reason."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,10 +36,13 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No account has the email {email!r}.")
         try:
-            support.mfa_reset(user=user, staff_member=None, reason=reason)
+            user = support.mfa_reset_schedule(user=user, staff_member=None, reason=reason)
         except ServiceError as error:
             field_messages = [message for messages in (error.errors or {}).values() for message in messages]
             raise CommandError("; ".join(field_messages) or error.detail) from error
         self.stdout.write(
-            self.style.SUCCESS(f"Second factors of {user.email} reset; every session signed out.")
+            self.style.SUCCESS(
+                f"Reset of the second factors of {user.email} scheduled for "
+                f"{user.mfa_reset_due_at:%Y-%m-%d %H:%M %Z}; the user is told by email."
+            )
         )

@@ -37,7 +37,9 @@ def test_mfa_reset_removes_passkeys(passkey_user: tuple[User, SoftwareAuthentica
     user, _ = passkey_user
     staff = UserFactory(is_staff=True, is_superuser=True)
 
-    support.mfa_reset(user=user, staff_member=staff, reason="Lost every device, identity checked")
+    # Scheduled, then taken into effect at once (what its due time would do).
+    support.mfa_reset_schedule(user=user, staff_member=staff, reason="Lost every device, identity checked")
+    support.mfa_reset_now(user=user, staff_member=staff, reason="Lost every device, identity checked")
 
     user.refresh_from_db()
     assert not WebAuthnDevice.objects.filter(user=user).exists()
