@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
 
@@ -32,7 +33,7 @@ class SessionEndView(View):
             return redirect("account:security")
         if this_one:
             return redirect("account:login")
-        messages.success(request, "That session is signed out.")
+        messages.success(request, gettext("That session is signed out."))
         return redirect("account:security")
 
 
@@ -46,7 +47,13 @@ class SessionsEndOthersView(View):
         ended = sessions.sessions_end_others(
             user=request.user, current_id=browser_session_current_id(request), client=client_from(request)
         )
-        messages.success(request, f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")
+        messages.success(
+            request,
+            ngettext(
+                "Signed out of %(count)d other session.", "Signed out of %(count)d other sessions.", ended
+            )
+            % {"count": ended},
+        )
         return redirect("account:security")
 
 
@@ -64,5 +71,7 @@ class TrustedDeviceRemoveView(View):
         except ServiceError as error:
             messages.error(request, refusal_text(error))
         else:
-            messages.success(request, "That device is no longer trusted: it will ask for your code again.")
+            messages.success(
+                request, gettext("That device is no longer trusted: it will ask for your code again.")
+            )
         return redirect("account:security")

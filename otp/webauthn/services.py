@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from ua_parser import parse as user_agent_parse
 from webauthn import (
     generate_authentication_options,
@@ -390,7 +391,7 @@ def second_factor_verify(*, user: User, challenge_id: str, credential: object, c
 
 def step_up_options_generate(*, user: User) -> CeremonyOptions:
     if not user.passkey_count:
-        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED, detail="No passkey is set up.")
+        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED, detail=gettext("No passkey is set up."))
     return _request_options(purpose=Purpose.STEP_UP, user=user)
 
 

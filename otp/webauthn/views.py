@@ -56,7 +56,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 def _text(body: dict[str, Any], name: str, max_length: int = 64) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or len(value) > max_length:
-        raise ServiceError(ErrorCode.VALIDATION_ERROR, errors={name: ["Not a valid value."]})
+        raise ServiceError(ErrorCode.VALIDATION_ERROR, errors={name: [gettext("Not a valid value.")]})
     return value
 
 
@@ -82,7 +82,9 @@ class PasskeyJsonView(View):
         try:
             if self.session_required:
                 if not request.user.is_authenticated:
-                    return JsonResponse({"code": "not_authenticated", "detail": "Log in first."}, status=401)
+                    return JsonResponse(
+                        {"code": "not_authenticated", "detail": gettext("Log in first.")}, status=401
+                    )
                 account_services.account_status_check(request.user)
             return self.handle(request, _json_body(request))
         except ServiceError as error:
