@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -283,12 +283,13 @@ def _refresh_owner_sql(vendor: str) -> str:
     """The user, whether the token or its family is revoked and whether its session is live, in one statement.
 
     The same statement stamps the session's `last_used_at`, so refresh stays one round
-    trip. PostgreSQL does it with a data-modifying CTE beside the user's SELECT; SQLite
-    has none, so there the UPDATE of the session returns the user's columns itself (no
-    row: the session is gone). Written out once rather than composed by the ORM on each
-    refresh: building the annotated query was two thirds of a refresh's time
-    (docs/benchmarks.md). Parameters: now, session id, user id, now, jti, family key,
-    and the user id again on PostgreSQL.
+    trip. PostgreSQL does it with a data-modifying CTE beside the user's SELECT, and only
+    when the stamp is `SESSION_TOUCH_SECONDS` old: most refreshes then write nothing and
+    commit without a WAL flush (docs/benchmarks.md). SQLite has no writable CTE, so there
+    the UPDATE of the session returns the user's columns itself (no row: the session is
+    gone) and stamps every time. Written out once rather than composed by the ORM on each
+    refresh: building the annotated query was two thirds of a refresh's time. Parameters:
+    see `_refresh_owner_params`.
     """
     quote = connection.ops.quote_name
     users, revoked = quote(User._meta.db_table), quote(RevokedToken._meta.db_table)
@@ -302,10 +303,11 @@ def _refresh_owner_sql(vendor: str) -> str:
     )
     if vendor == "postgresql":
         return (
-            f"WITH touched AS ({touch} RETURNING 1) "  # noqa: S608
+            f"WITH touched AS ({touch} AND {last_used} < %s RETURNING 1) "  # noqa: S608
             f"SELECT u.*, EXISTS (SELECT 1 FROM {revoked} r WHERE r.{user_id} = u.{pk}"
-            f" AND r.{jti} IN (%s, %s)) AS token_revoked, EXISTS (SELECT 1 FROM touched) AS session_live"
-            f" FROM {users} u WHERE u.{pk} = %s"
+            f" AND r.{jti} IN (%s, %s)) AS token_revoked, EXISTS (SELECT 1 FROM {sessions} s"
+            f" WHERE s.{pk} = %s AND s.{user_id} = u.{pk} AND s.{ended} IS NULL AND s.{expires} > %s)"
+            f" AS session_live FROM {users} u WHERE u.{pk} = %s"
         )
     columns = ", ".join(
         f"(SELECT u.{quote(field.column)} FROM {users} u WHERE u.{pk} = {sessions}.{user_id})"  # noqa: S608
@@ -317,6 +319,17 @@ def _refresh_owner_sql(vendor: str) -> str:
         f" WHERE r.{user_id} = {sessions}.{user_id} AND r.{jti} IN (%s, %s)) AS token_revoked,"
         f" 1 AS session_live"
     )
+
+
+def _refresh_owner_params(*, session_id: object, owner_id: int, jti: str, family: str) -> list[object]:
+    """The values of `_refresh_owner_sql`, in its order for the database in use."""
+    now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    session = UserSession._meta.pk.get_db_prep_value(session_id, connection)
+    if connection.vendor != "postgresql":
+        return [stamp, session, owner_id, stamp, jti, family]
+    stale = connection.ops.adapt_datetimefield_value(now - timedelta(seconds=settings.SESSION_TOUCH_SECONDS))
+    return [stamp, session, owner_id, stamp, stale, jti, family, session, stamp, owner_id]
 
 
 def _refresh_token_owner(token: RefreshToken) -> User:
@@ -332,11 +345,7 @@ def _refresh_token_owner(token: RefreshToken) -> User:
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID) from None
     if session_id is None:  # issued before sessions existed, or forged
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    session = UserSession._meta.pk.get_db_prep_value(session_id, connection)
-    params = [now, session, owner_id, now, token["jti"], family]
-    if connection.vendor == "postgresql":
-        params.append(owner_id)
+    params = _refresh_owner_params(session_id=session_id, owner_id=owner_id, jti=token["jti"], family=family)
     user = next(iter(User.objects.raw(_refresh_owner_sql(connection.vendor), params)), None)
     if (
         user is None

@@ -7,29 +7,39 @@ import unicodedata
 
 import phonenumbers
 from django import forms
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import StepUpForm
 from accounts.input_limits import PHONE_INPUT_MAX_LENGTH
 
 from .phone_numbers import SUPPORTED_COUNTRIES
-from .region_names import REGION_NAMES
+from .region_names import REGION_NAMES, REGION_NAMES_ES
+
+REGION_NAMES_BY_LANGUAGE = {"en": REGION_NAMES, "es": REGION_NAMES_ES}
 
 
-def region_name(region: str) -> str:
-    """The English name of a region (otp/region_names.py, from libphonenumber's own data)."""
-    return REGION_NAMES.get(region, region)
+def region_name(region: str, language: str = "en") -> str:
+    """The name of a region in `language` (otp/region_names.py, from libphonenumber's own data)."""
+    return REGION_NAMES_BY_LANGUAGE.get(language, REGION_NAMES).get(region, region)
 
 
 @functools.cache
-def country_choices() -> list[tuple[str, str]]:
-    """Every supported region as `Spain (+34)`, sorted by name."""
+def _country_choices_in(language: str) -> list[tuple[str, str]]:
     choices = [
-        (region, f"{region_name(region)} (+{phonenumbers.country_code_for_region(region)})")
+        (region, f"{region_name(region, language)} (+{phonenumbers.country_code_for_region(region)})")
         for region in SUPPORTED_COUNTRIES
     ]
     by_name = sorted(choices, key=lambda choice: unicodedata.normalize("NFKD", choice[1]).casefold())
-    return [("", "Choose a country"), *by_name]
+    return [("", gettext("Choose a country")), *by_name]
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Every supported region as `Spain (+34)` (`España (+34)`), sorted by name, in the page's language."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    return _country_choices_in(language.split("-")[0])
 
 
 class PhoneAddForm(StepUpForm):

@@ -298,7 +298,10 @@ TRUSTED_DEVICE_DAYS = env.int("TRUSTED_DEVICE_DAYS", default=30)
 # when the session cookie is, as in production).
 TRUSTED_DEVICE_COOKIE_NAME = "trusted_device"
 # A browser session's `last_used_at` is written at most this often.
-BROWSER_SESSION_TOUCH_SECONDS = 60
+# A session's "last used" is stamped at most this often: by a browser's requests, and by
+# refreshes on PostgreSQL (most refreshes then write nothing).
+SESSION_TOUCH_SECONDS = 60
+BROWSER_SESSION_TOUCH_SECONDS = SESSION_TOUCH_SECONDS
 
 # Content-Security-Policy (django-csp): the pages load only their own stylesheet and script;
 # the QR code is inline SVG. Swagger UI (/api/docs/) runs under it too: its assets and its

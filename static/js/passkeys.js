@@ -18,8 +18,18 @@
     typeof window.PublicKeyCredential === "function" &&
     typeof window.PublicKeyCredential.parseCreationOptionsFromJSON === "function" &&
     typeof window.PublicKeyCredential.parseRequestOptionsFromJSON === "function";
-  const UNSUPPORTED =
-    "This browser cannot use passkeys. Use a current browser (Chrome, Edge, Firefox or Safari), or another way to confirm.";
+  // The page's language: texts come from the <template id="passkey-messages"> of base.html,
+  // with these English ones if it is missing.
+  function message(key, fallback) {
+    const messages = document.getElementById("passkey-messages");
+    const element = messages && messages.content.querySelector(`[data-message="${key}"]`);
+    return element ? element.textContent.trim() : fallback;
+  }
+  const UNSUPPORTED = message(
+    "unsupported",
+    "This browser cannot use passkeys. Use a current browser (Chrome, Edge, Firefox or Safari), or another way to confirm.",
+  );
+  const FAILED = message("failed", "Something went wrong. Try again.");
 
   function csrfToken() {
     const input = document.querySelector('input[name="csrfmiddlewaretoken"]');
@@ -40,20 +50,27 @@
       data = {};
     }
     if (!response.ok) {
-      const wait = data.retryAfter ? ` Try again in ${data.retryAfter} seconds.` : "";
-      throw new Error((data.detail || "Something went wrong. Try again.") + wait);
+      const wait = data.retryAfter
+        ? " " + message("wait", "Try again in {seconds} seconds.").replace("{seconds}", data.retryAfter)
+        : "";
+      throw new Error((data.detail || FAILED) + wait);
     }
     return data;
   }
 
   function ceremonyError(error) {
     const name = error && error.name;
-    if (name === "NotAllowedError") return "The passkey request was cancelled or timed out. Try again.";
-    if (name === "InvalidStateError") return "This passkey is already on your account.";
-    if (name === "SecurityError") {
-      return "Passkeys do not work on this address. Open the site by its name (http://localhost:8000 locally) or over HTTPS.";
+    if (name === "NotAllowedError") {
+      return message("cancelled", "The passkey request was cancelled or timed out. Try again.");
     }
-    return (error && error.message) || "Something went wrong. Try again.";
+    if (name === "InvalidStateError") return message("duplicate", "This passkey is already on your account.");
+    if (name === "SecurityError") {
+      return message(
+        "insecure",
+        "Passkeys do not work on this address. Open the site by its name (http://localhost:8000 locally) or over HTTPS.",
+      );
+    }
+    return (error && error.message) || FAILED;
   }
 
   async function assertion(optionsUrl, url) {

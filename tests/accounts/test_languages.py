@@ -116,3 +116,12 @@ def test_pages_format_dates_for_the_language(client, user: User) -> None:
     spanish = client.get("/account/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "March 5, 2026" in english
     assert "5 de marzo de 2026" in spanish
+
+
+def test_the_passkey_scripts_texts_come_in_the_pages_language(client) -> None:
+    """static/js/passkeys.js reads its messages from the page (no inline script: the CSP holds)."""
+    page = client.get("/account/login/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    english = client.get("/account/login/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<template id="passkey-messages">' in page
+    assert "This browser cannot use passkeys" in english
+    assert "This browser cannot use passkeys" not in page

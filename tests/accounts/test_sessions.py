@@ -9,6 +9,7 @@ from typing import Any
 import pyotp
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -94,6 +95,30 @@ def test_refresh_stamps_the_session_and_keeps_its_sid(user: User) -> None:
     assert IdToken(response.json()["idToken"])["sid"] == str(session.pk)
     session.refresh_from_db()
     assert timezone.now() - session.last_used_at < timedelta(seconds=10)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: only its refresh statement (a writable CTE) stamps conditionally; SQLite's always does",
+)
+def test_refresh_stamps_the_session_at_most_once_a_touch_interval(user: User, settings) -> None:
+    """A refresh within SESSION_TOUCH_SECONDS of the last stamp writes nothing (no WAL flush);
+    the session stays live and listed either way."""
+    tokens = api_login(user)
+    session = session_of(tokens)
+    recent = timezone.now() - timedelta(seconds=settings.SESSION_TOUCH_SECONDS // 2)
+    UserSession.objects.filter(pk=session.pk).update(last_used_at=recent)
+
+    assert refresh(tokens).status_code == 200
+    session.refresh_from_db()
+    assert session.last_used_at == recent
+
+    stale = timezone.now() - timedelta(seconds=settings.SESSION_TOUCH_SECONDS + 1)
+    UserSession.objects.filter(pk=session.pk).update(last_used_at=stale)
+    assert refresh(tokens).status_code == 200
+    session.refresh_from_db()
+    assert session.last_used_at > stale + timedelta(seconds=1)
 
 
 def test_refresh_with_rotation_keeps_the_session(user: User, settings: Any) -> None:

@@ -38,3 +38,18 @@ def test_the_forms_do_not_load_the_geocoding_data() -> None:
         "import otp.forms, config.urls; sys.exit('phonenumbers.geodata' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0  # noqa: S603
+
+
+def test_the_country_list_follows_the_pages_language() -> None:
+    from django.utils import translation
+
+    from otp.forms import country_choices
+    from otp.region_names import REGION_NAMES_ES
+
+    assert set(REGION_NAMES_ES) == set(SUPPORTED_COUNTRIES)
+    with translation.override("es"):
+        spanish = dict(country_choices())
+    with translation.override("en"):
+        english = dict(country_choices())
+    assert (spanish["ES"], english["ES"]) == ("España (+34)", "Spain (+34)")
+    assert spanish["DE"] == "Alemania (+49)" and spanish[""] != english[""]
