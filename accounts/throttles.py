@@ -10,15 +10,14 @@ is counted before its password is checked, so a concurrent burst cannot outrun t
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from config.cache import RedisCache
+from config.cache import cache_step_atomic
 
 from .errors import ErrorCode, ServiceError
 
@@ -57,22 +56,20 @@ end
 redis.call('SET', KEYS[2], now, 'PX', ARGV[4])
 return 0
 """
-_local_reservations = threading.Lock()
 
 
 def _attempt_reserve_locally(count_key: str, last_key: str, *, now_ms: int, free: int, cap: int) -> int:
-    """The reservation for a cache that lives in this process (the local-memory default)."""
+    """`ATTEMPT_RESERVE_LUA` with Django's cache API, for a cache that lives in this process."""
     memory = settings.LOGIN_FAILURE_MEMORY_SECONDS
-    with _local_reservations:
-        cache.add(count_key, 0, timeout=memory)
-        attempts = cache.incr(count_key)
-        last = cache.get(last_key)
-        delay_ms = int(failure_delay_seconds(attempts - 1, free=free, cap=cap) * 1000)
-        if delay_ms and last is not None and last + delay_ms > now_ms:
-            cache.decr(count_key)
-            return last + delay_ms - now_ms
-        cache.set(last_key, now_ms, timeout=memory)
-        return 0
+    cache.add(count_key, 0, timeout=memory)
+    attempts = cache.incr(count_key)
+    last = cache.get(last_key)
+    delay_ms = int(failure_delay_seconds(attempts - 1, free=free, cap=cap) * 1000)
+    if delay_ms and last is not None and last + delay_ms > now_ms:
+        cache.decr(count_key)
+        return last + delay_ms - now_ms
+    cache.set(last_key, now_ms, timeout=memory)
+    return 0
 
 
 def _attempt_reserve(count_key: str, last_key: str, *, free: int, cap: int) -> float:
@@ -84,14 +81,13 @@ def _attempt_reserve(count_key: str, last_key: str, *, free: int, cap: int) -> f
     refused, whatever the clocks of concurrent workers say.
     """
     now_ms = int(time.time() * 1000)
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        memory_ms = settings.LOGIN_FAILURE_MEMORY_SECONDS * 1000
-        keys = [backend.make_and_validate_key(count_key), backend.make_and_validate_key(last_key)]
-        wait_ms = backend.script(ATTEMPT_RESERVE_LUA)(keys=keys, args=[free, cap, now_ms, memory_ms])
-    else:
-        wait_ms = _attempt_reserve_locally(count_key, last_key, now_ms=now_ms, free=free, cap=cap)
-    return float(wait_ms) / 1000
+    wait_ms = cache_step_atomic(
+        ATTEMPT_RESERVE_LUA,
+        keys=[count_key, last_key],
+        args=[free, cap, now_ms, settings.LOGIN_FAILURE_MEMORY_SECONDS * 1000],
+        locally=lambda: _attempt_reserve_locally(count_key, last_key, now_ms=now_ms, free=free, cap=cap),
+    )
+    return wait_ms / 1000
 
 
 def login_attempt_reserve(*, email: str, ip: str | None) -> None:

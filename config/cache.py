@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
+from django.core.cache import caches
 from django.core.cache.backends import redis as django_redis
 
 
@@ -22,6 +25,25 @@ class RedisCacheClient(django_redis.RedisCacheClient):
         if index not in self._clients:
             self._clients[index] = super().get_client(key, write=write)
         return self._clients[index]
+
+
+_local_steps = threading.Lock()
+
+
+def cache_step_atomic(lua: str, *, keys: list[str], args: list[Any], locally: Callable[[], int]) -> int:
+    """Run one read-modify-write step on the default cache atomically, across every worker.
+
+    On Redis `lua` runs as one script (one round trip) on `keys` (cache keys, made raw
+    here) with `args`; on a cache that lives in this process (the local-memory default)
+    `locally` does the same with Django's cache API under one process lock. Both answer the
+    same integer.
+    """
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        raw_keys = [backend.make_and_validate_key(key) for key in keys]
+        return int(backend.script(lua)(keys=raw_keys, args=args))
+    with _local_steps:
+        return locally()
 
 
 class RedisCache(django_redis.RedisCache):

@@ -7,12 +7,11 @@ caps per user, per number and overall. A refusal or a gateway outage refunds the
 from __future__ import annotations
 
 import contextlib
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -20,7 +19,7 @@ from django.utils.translation import gettext as _
 from accounts.errors import ErrorCode, ServiceError
 from accounts.mail import email_send
 from accounts.models import User
-from config.cache import RedisCache
+from config.cache import cache_step_atomic
 from config.metrics import sms_refused_count, sms_sent_count
 
 from ..methods import Channel
@@ -56,29 +55,27 @@ for index, key in ipairs(KEYS) do
 end
 return 0
 """
-_local_counters = threading.Lock()
 
 
-def _counters_spend_locally(caps: list[tuple[str, int]]) -> str | None:
-    with _local_counters:
-        for index, (key, cap) in enumerate(caps):
-            cache.add(key, 0, timeout=SMS_BUDGET_MEMORY_SECONDS)
-            if cache.incr(key) > cap:
-                for spent, _ in caps[: index + 1]:
-                    cache.decr(spent)
-                return key
-    return None
+def _counters_spend_locally(caps: list[tuple[str, int]]) -> int:
+    """`COUNTERS_SPEND_LUA` with Django's cache API, for a cache that lives in this process."""
+    for index, (key, cap) in enumerate(caps, start=1):
+        cache.add(key, 0, timeout=SMS_BUDGET_MEMORY_SECONDS)
+        if cache.incr(key) > cap:
+            for spent, _ in caps[:index]:
+                cache.decr(spent)
+            return index
+    return 0
 
 
 def _counters_spend(caps: list[tuple[str, int]]) -> str | None:
     """Add one to every counter of `caps` if none would pass its cap: None; else nothing is
     added and the answer is the key of the cap reached."""
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return _counters_spend_locally(caps)
-    keys = [backend.make_and_validate_key(key) for key, _ in caps]
-    over = backend.script(COUNTERS_SPEND_LUA)(
-        keys=keys, args=[*(cap for _, cap in caps), SMS_BUDGET_MEMORY_SECONDS]
+    over = cache_step_atomic(
+        COUNTERS_SPEND_LUA,
+        keys=[key for key, _ in caps],
+        args=[*(cap for _, cap in caps), SMS_BUDGET_MEMORY_SECONDS],
+        locally=lambda: _counters_spend_locally(caps),
     )
     return caps[over - 1][0] if over else None
 
