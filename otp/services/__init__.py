@@ -15,6 +15,7 @@ from .delivery import (
     verification_code_send,
 )
 from .enrolment import (
+    factor_removal_record_and_notify,
     factors_remove_all,
     recovery_codes_drop_if_no_factor,
     recovery_codes_generate,
@@ -40,6 +41,7 @@ __all__ = [
     "TotpEnrolment",
     "channel_confirm",
     "email_verification_code_send",
+    "factor_removal_record_and_notify",
     "factors_remove_all",
     "login_second_factor_verify",
     "login_sms_code_send",

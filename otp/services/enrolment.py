@@ -152,12 +152,19 @@ def _factor_remove(
     with transaction.atomic():
         user = _locked_user(user)
         _factors_delete(user, [method])
-        trusted_devices_revoke_all(user=user)
-        security_event_record(
-            user=user, type=EventType.FACTOR_REMOVED, client=client, details={"factor": method}
-        )
-        notifications.factor_removed_notify(user=user, factor=method)
+        factor_removal_record_and_notify(user=user, method=method, client=client)
     return user
+
+
+def factor_removal_record_and_notify(
+    *, user: User, method: Method, client: Client, passkey: str = ""
+) -> None:
+    """What follows the user's removal of any factor, in its transaction: trusted devices stop
+    counting (they stood in for a factor that may be this one), recorded, and the user told."""
+    trusted_devices_revoke_all(user=user)
+    details = {"factor": method, "passkey": passkey} if passkey else {"factor": method}
+    security_event_record(user=user, type=EventType.FACTOR_REMOVED, client=client, details=details)
+    notifications.factor_removed_notify(user=user, factor=method, passkey=passkey)
 
 
 def totp_device_delete(*, user: User, otp: str | None, client: Client) -> User:

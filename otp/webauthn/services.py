@@ -48,6 +48,7 @@ from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
 from otp.services import (
     Method,
+    factor_removal_record_and_notify,
     pending_factors_drop_and_record,
     recovery_codes_drop_if_no_factor,
     step_up_verify,
@@ -272,13 +273,9 @@ def passkey_delete(*, user: User, passkey_id: int, otp: str | None, client: Clie
         user.passkey_count = WebAuthnDevice.objects.filter(user=user).count()
         user.save(update_fields=["passkey_count"])
         recovery_codes_drop_if_no_factor(user)
-        security_event_record(
-            user=user,
-            type=EventType.FACTOR_REMOVED,
-            client=client,
-            details={"factor": Method.WEBAUTHN, "passkey": device.name},
+        factor_removal_record_and_notify(
+            user=user, method=Method.WEBAUTHN, client=client, passkey=device.name
         )
-        notifications.factor_removed_notify(user=user, factor=Method.WEBAUTHN, passkey=device.name)
     return user
 
 

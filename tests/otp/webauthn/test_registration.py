@@ -7,7 +7,9 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from accounts.models import SecurityEvent, User
+from accounts.client import Client
+from accounts.models import SecurityEvent, TrustedDevice, User
+from accounts.trusted_devices import trusted_device_create
 from otp.webauthn.models import WebAuthnDevice, WebAuthnUserHandle
 from tests.conftest import Committed, authenticate
 from tests.factories import UserFactory
@@ -243,6 +245,21 @@ def test_removing_a_passkey_needs_step_up_and_tells_the_user(
     assert not user.has_second_factor
     assert SecurityEvent.objects.filter(user=user, type=SecurityEvent.Type.FACTOR_REMOVED).exists()
     assert "A passkey" in mail.outbox[-1].body and "removed" in mail.outbox[-1].body
+
+
+def test_removing_a_passkey_stops_every_trusted_device(
+    passkey_user: tuple[User, SoftwareAuthenticator],
+) -> None:
+    """As for any factor removed: a trusted device stood in for a second factor that may be this one."""
+    user, authenticator = passkey_user
+    trusted_device_create(user=user, client=Client(user_agent="pytest-agent/1.0"))
+    client = authenticate(APIClient(), user)
+    passkey_id = WebAuthnDevice.objects.get(user=user).pk
+
+    removed = client.delete(f"{METHOD}/{passkey_id}", HTTP_X_OTP=step_up_token(client, authenticator))
+
+    assert removed.status_code == 200, removed.json()
+    assert not TrustedDevice.objects.filter(user=user, revoked_at__isnull=True).exists()
 
 
 def test_removing_an_unknown_or_foreign_passkey_is_not_found(
