@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
-from ua_parser import parse as user_agent_parse
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -43,6 +42,7 @@ from webauthn.registration.verify_registration_response import VerifiedRegistrat
 
 from accounts import notifications
 from accounts.client import Client
+from accounts.devices import UNKNOWN_DEVICE, device_label
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
@@ -195,12 +195,8 @@ def passkey_default_name(*, aaguid: str, user_agent: str) -> str:
     """A label for a passkey the user did not name: its provider, else "Chrome on macOS"."""
     if aaguid in KNOWN_AAGUIDS:
         return KNOWN_AAGUIDS[aaguid]
-    parsed = user_agent_parse(user_agent)
-    browser = parsed.user_agent.family if parsed.user_agent else ""
-    system = parsed.os.family if parsed.os else ""
-    if browser and system:
-        return f"{browser} on {system}"[:NAME_MAX_LENGTH]
-    return "Passkey"
+    label = device_label(user_agent)
+    return label[:NAME_MAX_LENGTH] if label != UNKNOWN_DEVICE else "Passkey"
 
 
 def _passkey_store(
