@@ -6,8 +6,8 @@ from accounts import services as account_services
 from accounts.account_state import account_status_check
 from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
-from accounts.events import security_logger
-from accounts.models import User
+from accounts.events import security_event_log_and_count
+from accounts.models import SecurityEvent, User
 from accounts.tokens import IssuedTokens, tokens_for_login
 from otp.services import Method
 
@@ -29,7 +29,9 @@ def passwordless_login_verify(*, challenge_id: str, credential: object, client: 
         else None
     )
     if owner_id is None:
-        security_logger.info("LOGIN_FAILED user=unknown factor=webauthn ip=%s", client.ip)
+        security_event_log_and_count(
+            type=SecurityEvent.Type.LOGIN_FAILED, user_id=None, client=client, details={"factor": "webauthn"}
+        )
         raise ServiceError(ErrorCode.WEBAUTHN_INVALID)
     user = services.passkey_attempt_check(
         user_id=owner_id,

@@ -9,6 +9,7 @@ import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from accounts.models import SecurityEvent, User
@@ -112,6 +113,19 @@ def test_an_unknown_credential_answers_as_a_bad_signature(
 
     assert unknown.status_code == bad_signature.status_code == 403
     assert unknown.json() == bad_signature.json()
+
+
+def test_an_unknown_credential_is_counted_as_a_failed_passkey_login(api_client: APIClient, db: None) -> None:
+    """No account to record it on: it is logged and counted like an unknown email's wrong password."""
+
+    def failed() -> float:
+        return (
+            REGISTRY.get_sample_value("auth_logins_total", {"result": "failed", "factor": "webauthn"}) or 0.0
+        )
+
+    before = failed()
+    assert passwordless(api_client, SoftwareAuthenticator()).status_code == 403
+    assert failed() == before + 1
 
 
 def test_a_challenge_is_accepted_once(
