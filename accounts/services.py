@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -14,7 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
@@ -30,8 +30,9 @@ from .background import work_in_background
 from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_log_and_count, security_event_record
+from .hot_queries import refresh_owner_read_and_touch
 from .mail import email_send
-from .models import RevokedToken, SecurityEvent, User, UserSession, email_normalize
+from .models import RevokedToken, SecurityEvent, User, email_normalize
 from .sessions import api_session_end_quietly, session_id_parse, sessions_end_all
 from .throttles import login_attempt_reserve, login_failures_forget, login_ip_failure_record
 from .tokens import (
@@ -278,60 +279,6 @@ def _expiry(token: RefreshToken) -> datetime:
     return datetime.fromtimestamp(token["exp"], tz=UTC)
 
 
-@functools.cache
-def _refresh_owner_sql(vendor: str) -> str:
-    """The user, whether the token or its family is revoked and whether its session is live, in one statement.
-
-    The same statement stamps the session's `last_used_at`, so refresh stays one round
-    trip. PostgreSQL does it with a data-modifying CTE beside the user's SELECT, and only
-    when the stamp is `SESSION_TOUCH_SECONDS` old: most refreshes then write nothing and
-    commit without a WAL flush (docs/benchmarks.md). SQLite has no writable CTE, so there
-    the UPDATE of the session returns the user's columns itself (no row: the session is
-    gone) and stamps every time. Written out once rather than composed by the ORM on each
-    refresh: building the annotated query was two thirds of a refresh's time. Parameters:
-    see `_refresh_owner_params`.
-    """
-    quote = connection.ops.quote_name
-    users, revoked = quote(User._meta.db_table), quote(RevokedToken._meta.db_table)
-    sessions = quote(UserSession._meta.db_table)
-    # Only quoted table and column names are interpolated; every value is a parameter.
-    user_id, jti, pk = quote("user_id"), quote("jti"), quote("id")
-    last_used, ended, expires = quote("last_used_at"), quote("ended_at"), quote("expires_at")
-    touch = (
-        f"UPDATE {sessions} SET {last_used} = %s WHERE {pk} = %s AND {user_id} = %s"  # noqa: S608
-        f" AND {ended} IS NULL AND {expires} > %s"
-    )
-    if vendor == "postgresql":
-        return (
-            f"WITH touched AS ({touch} AND {last_used} < %s RETURNING 1) "  # noqa: S608
-            f"SELECT u.*, EXISTS (SELECT 1 FROM {revoked} r WHERE r.{user_id} = u.{pk}"
-            f" AND r.{jti} IN (%s, %s)) AS token_revoked, EXISTS (SELECT 1 FROM {sessions} s"
-            f" WHERE s.{pk} = %s AND s.{user_id} = u.{pk} AND s.{ended} IS NULL AND s.{expires} > %s)"
-            f" AS session_live FROM {users} u WHERE u.{pk} = %s"
-        )
-    columns = ", ".join(
-        f"(SELECT u.{quote(field.column)} FROM {users} u WHERE u.{pk} = {sessions}.{user_id})"  # noqa: S608
-        f" AS {quote(field.column)}"
-        for field in User._meta.concrete_fields
-    )
-    return (
-        f"{touch} RETURNING {columns}, EXISTS (SELECT 1 FROM {revoked} r"  # noqa: S608
-        f" WHERE r.{user_id} = {sessions}.{user_id} AND r.{jti} IN (%s, %s)) AS token_revoked,"
-        f" 1 AS session_live"
-    )
-
-
-def _refresh_owner_params(*, session_id: object, owner_id: int, jti: str, family: str) -> list[object]:
-    """The values of `_refresh_owner_sql`, in its order for the database in use."""
-    now = timezone.now()
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    session = UserSession._meta.pk.get_db_prep_value(session_id, connection)
-    if connection.vendor != "postgresql":
-        return [stamp, session, owner_id, stamp, jti, family]
-    stale = connection.ops.adapt_datetimefield_value(now - timedelta(seconds=settings.SESSION_TOUCH_SECONDS))
-    return [stamp, session, owner_id, stamp, stale, jti, family, session, stamp, owner_id]
-
-
 def _refresh_token_owner(token: RefreshToken) -> User:
     """The ACTIVE owner of a current, unrevoked `token` of a live session, in one statement; else token_not_valid.
 
@@ -345,12 +292,14 @@ def _refresh_token_owner(token: RefreshToken) -> User:
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID) from None
     if session_id is None:  # issued before sessions existed, or forged
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
-    params = _refresh_owner_params(session_id=session_id, owner_id=owner_id, jti=token["jti"], family=family)
-    user = next(iter(User.objects.raw(_refresh_owner_sql(connection.vendor), params)), None)
+    found = refresh_owner_read_and_touch(
+        owner_id=owner_id, session_id=session_id, jti=token["jti"], family=family
+    )
+    user, token_revoked, session_live = found if found is not None else (None, True, False)
     if (
         user is None
-        or not user.session_live
-        or user.token_revoked
+        or not session_live
+        or token_revoked
         or not account_may_authenticate(user)
         or token["gen"] != user.token_generation
     ):

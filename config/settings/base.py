@@ -85,6 +85,23 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # A health check is a `SELECT 1` round trip per request (8% of /auth/me, docs/benchmarks.md);
 # without it, the first request on a connection the database dropped gets a 503.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
+# PostgreSQL: a statement run DATABASE_PREPARE_THRESHOLD times on a connection is prepared there,
+# parsed and planned once; the bearer's query fell from ~260 to ~65 µs of the server's CPU
+# (docs/benchmarks.md). That needs the parameters bound by the server. Behind PgBouncer in
+# transaction mode without `max_prepared_statements`, set DATABASE_PREPARE_THRESHOLD=off.
+_PREPARE_THRESHOLD = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
+
+
+def postgres_statements_prepared(database: dict) -> dict:
+    """`database` with server-side binding and psycopg's prepared statements, if it is PostgreSQL."""
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return database
+    threshold = None if _PREPARE_THRESHOLD.lower() in {"", "off", "none"} else int(_PREPARE_THRESHOLD)
+    options = {"server_side_binding": True, "prepare_threshold": threshold}
+    return {**database, "OPTIONS": {**options, **database.get("OPTIONS", {})}}
+
+
+DATABASES["default"] = postgres_statements_prepared(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_BACKENDS = {"django.core.cache.backends.redis.RedisCache": "config.cache.RedisCache"}
@@ -214,6 +231,9 @@ JWT_PREVIOUS_VERIFYING_KEY_FILE = env.str("JWT_PREVIOUS_VERIFYING_KEY_FILE", def
 JWT_ISSUER = env.str("JWT_ISSUER", default="auth-service")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="auth-service-clients")
 JWT_ROTATE_REFRESH_TOKENS = env.bool("JWT_ROTATE_REFRESH_TOKENS", default=False)
+# Tokens each worker remembers as verified, so a client's next request with the same token skips
+# the signature check (`exp` is still checked): about 1.5 KB each (accounts/tokens.py VerifiedTokens).
+JWT_VERIFIED_TOKENS_KEPT = env.int("JWT_VERIFIED_TOKENS_KEPT", default=4096)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_TOKEN_LIFETIME_SECONDS", default=15 * 60)),

@@ -15,14 +15,16 @@ from pathlib import Path
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-not-for-production-0123456789abcdefghijklmnop")
 
 from .production import *  # noqa: F403
-from .production import BASE_DIR, CACHE_BACKENDS, DATABASES, REST_FRAMEWORK, env
+from .production import BASE_DIR, CACHE_BACKENDS, DATABASES, REST_FRAMEWORK, env, postgres_statements_prepared
 
 BENCH_DIR = Path(env.str("BENCH_DIR", default=str(BASE_DIR / "var" / "bench")))
 
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "config.urls_bench"
 
-DATABASES["default"] = env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/bench")
+DATABASES["default"] = postgres_statements_prepared(
+    env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/bench")
+)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = None  # one connection per worker, as behind a pooler
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False

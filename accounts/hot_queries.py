@@ -1,0 +1,175 @@
+"""The two statements of the hot path, and how their rows become models.
+
+`GET /auth/me` (and every other bearer request) and refresh each read the token's owner with
+one statement, written out here once from the models' metadata: composing the annotated ORM
+query on each request cost more than the query itself, and RawQuerySet's set-up (column
+mapping, converters, model init order) a third of the rest (docs/benchmarks.md). Only quoted
+table and column names are interpolated; every value is a parameter.
+
+Each statement selects the user's columns in the model's field order, so a row becomes a
+`User` by position, with the database's converters (SQLite's dates are text) worked out once.
+The columns after the model's are the statement's flags, returned beside the user.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
+
+from otp.models import SmsDevice
+
+from .models import RevokedToken, User, UserSession
+
+Converter = Callable[[Any, Any, Any], Any]
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _columns(model: type[Model], alias: str) -> str:
+    return ", ".join(f"{alias}.{_quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+@functools.cache
+def _converters(alias: str, model: type[Model]) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
+    """(position, column, converters) of the fields whose database value needs converting, as the ORM does."""
+    found = []
+    for position, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if converters:
+            found.append((position, column, tuple(converters)))
+    return tuple(found)
+
+
+def _model_from(model: type[Model], values: Sequence[Any]) -> Model:
+    """A model instance from its concrete fields' values in field order, as the ORM loads one."""
+    values = list(values)
+    for position, column, converters in _converters(connection.alias, model):
+        for convert in converters:
+            values[position] = convert(values[position], column, connection)
+    return model.from_db(connection.alias, None, values)
+
+
+def _first_row(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+# --- The bearer's user ---------------------------------------------------------------------
+
+
+@functools.cache
+def _bearer_sql(vendor: str) -> str:
+    """The user, the phone (for the profile) and whether the token's session is live.
+
+    Parameters: session id, now, user id.
+    """
+    users, sessions = _quote(User._meta.db_table), _quote(UserSession._meta.db_table)
+    phones = _quote(SmsDevice._meta.db_table)
+    user_id, pk = _quote("user_id"), _quote("id")
+    return (
+        f"SELECT {_columns(User, 'u')}, {_columns(SmsDevice, 'p')}, EXISTS (SELECT 1 FROM {sessions} s"  # noqa: S608
+        f" WHERE s.{pk} = %s AND s.{user_id} = u.{pk} AND s.{_quote('ended_at')} IS NULL"
+        f" AND s.{_quote('expires_at')} > %s)"
+        f" FROM {users} u LEFT JOIN {phones} p ON p.{user_id} = u.{pk} WHERE u.{pk} = %s"
+    )
+
+
+def bearer_user_read(user_id: int, session_id: object) -> tuple[User, bool] | None:
+    """The user with its phone loaded (`user.sms_device`), and whether session `session_id` of theirs is live.
+
+    None when there is no such user. One query.
+    """
+    params = [
+        UserSession._meta.pk.get_db_prep_value(session_id, connection),
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+        user_id,
+    ]
+    row = _first_row(_bearer_sql(connection.vendor), params)
+    if row is None:
+        return None
+    user_width = len(User._meta.concrete_fields)
+    phone_width = len(SmsDevice._meta.concrete_fields)
+    user = _model_from(User, row[:user_width])
+    phone_values = row[user_width : user_width + phone_width]
+    phone = None
+    if phone_values[0] is not None:  # the phone's id: LEFT JOIN found one
+        phone = _model_from(SmsDevice, phone_values)
+        SmsDevice.user.field.set_cached_value(phone, user)
+    User.sms_device.related.set_cached_value(user, phone)
+    return user, bool(row[-1])
+
+
+# --- Refresh's owner -------------------------------------------------------------------------
+
+
+@functools.cache
+def _refresh_owner_sql(vendor: str) -> str:
+    """The user, whether the token or its family is revoked and whether its session is live.
+
+    The same statement stamps the session's `last_used_at`, so refresh stays one round
+    trip. PostgreSQL does it with a data-modifying CTE beside the user's SELECT, and only
+    when the stamp is `SESSION_TOUCH_SECONDS` old: most refreshes then write nothing and
+    commit without a WAL flush (docs/benchmarks.md). SQLite has no writable CTE, so there
+    the UPDATE of the session returns the user's columns itself (no row: the session is
+    gone) and stamps every time. Parameters: see `_refresh_owner_params`.
+    """
+    users, revoked = _quote(User._meta.db_table), _quote(RevokedToken._meta.db_table)
+    sessions = _quote(UserSession._meta.db_table)
+    user_id, jti, pk = _quote("user_id"), _quote("jti"), _quote("id")
+    last_used, ended, expires = _quote("last_used_at"), _quote("ended_at"), _quote("expires_at")
+    touch = (
+        f"UPDATE {sessions} SET {last_used} = %s WHERE {pk} = %s AND {user_id} = %s"  # noqa: S608
+        f" AND {ended} IS NULL AND {expires} > %s"
+    )
+    if vendor == "postgresql":
+        return (
+            f"WITH touched AS ({touch} AND {last_used} < %s RETURNING 1) "  # noqa: S608
+            f"SELECT {_columns(User, 'u')}, EXISTS (SELECT 1 FROM {revoked} r WHERE r.{user_id} = u.{pk}"
+            f" AND r.{jti} IN (%s, %s)), EXISTS (SELECT 1 FROM {sessions} s"
+            f" WHERE s.{pk} = %s AND s.{user_id} = u.{pk} AND s.{ended} IS NULL AND s.{expires} > %s)"
+            f" FROM {users} u WHERE u.{pk} = %s"
+        )
+    columns = ", ".join(
+        f"(SELECT u.{_quote(field.column)} FROM {users} u WHERE u.{pk} = {sessions}.{user_id})"  # noqa: S608
+        for field in User._meta.concrete_fields
+    )
+    return (
+        f"{touch} RETURNING {columns}, EXISTS (SELECT 1 FROM {revoked} r"  # noqa: S608
+        f" WHERE r.{user_id} = {sessions}.{user_id} AND r.{jti} IN (%s, %s)), 1"
+    )
+
+
+def _refresh_owner_params(*, session_id: object, owner_id: int, jti: str, family: str) -> list[object]:
+    """The values of `_refresh_owner_sql`, in its order for the database in use."""
+    now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    session = UserSession._meta.pk.get_db_prep_value(session_id, connection)
+    if connection.vendor != "postgresql":
+        return [stamp, session, owner_id, stamp, jti, family]
+    stale = connection.ops.adapt_datetimefield_value(now - timedelta(seconds=settings.SESSION_TOUCH_SECONDS))
+    return [stamp, session, owner_id, stamp, stale, jti, family, session, stamp, owner_id]
+
+
+def refresh_owner_read_and_touch(
+    *, owner_id: int, session_id: object, jti: str, family: str
+) -> tuple[User, bool, bool] | None:
+    """The owner, whether `jti` or `family` is revoked, and whether the session is live; stamps the session used.
+
+    None when there is no such user (or, on SQLite, no such live session). One statement.
+    """
+    params = _refresh_owner_params(session_id=session_id, owner_id=owner_id, jti=jti, family=family)
+    row = _first_row(_refresh_owner_sql(connection.vendor), params)
+    if row is None:
+        return None
+    return _model_from(User, row[:-2]), bool(row[-2]), bool(row[-1])
