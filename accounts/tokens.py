@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -36,6 +38,46 @@ AMR_PASSWORD_AND_PASSKEY = ["pwd", "pop"]
 AMR_PASSKEY = ["pop", "mfa"]
 
 
+class VerifiedTokens:
+    """The claims of tokens already verified, by the token's text: a bounded map, oldest out first.
+
+    Why: a client sends the same idToken with every request for its whole lifetime, and
+    checking it again (ES256 signature, base64, JSON, claims) was a fifth of `/auth/me`
+    (docs/benchmarks.md), as Envoy's `jwt_cache_config` avoids at a gateway. A token's
+    signature and its issuer, audience and required claims cannot change once checked; only
+    time can make it expire, so `exp` is checked again on every use. The keys it was checked
+    against are the backend's, and a new backend (settings changed) starts with an empty map.
+    Only tokens that passed every check are kept; revocation, sessions and account state are
+    checked in the database on every request, never here.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._claims: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        """A copy of the claims of `token` if verified before; TokenBackendExpiredToken once it has expired."""
+        claims = self._claims.get(token)
+        if claims is None:
+            return None
+        if claims["exp"] <= datetime.now(tz=UTC).timestamp():  # PyJWT's test, no leeway
+            self._claims.pop(token, None)
+            raise TokenBackendExpiredToken("Token is expired")
+        return dict(claims)
+
+    def add(self, token: str, claims: dict[str, Any]) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            while len(self._claims) >= self.size:
+                del self._claims[next(iter(self._claims))]
+            self._claims[token] = dict(claims)
+
+
 class KeyedTokenBackend(TokenBackend):
     """Signs with the current key and verifies with the key its `kid` names, if we know it."""
 
@@ -45,6 +87,7 @@ class KeyedTokenBackend(TokenBackend):
             audience=settings.JWT_AUDIENCE,
             issuer=settings.JWT_ISSUER,
         )
+        self.verified = VerifiedTokens(settings.JWT_VERIFIED_TOKENS_KEPT)
 
     def encode(self, payload: dict[str, Any]) -> str:
         keys = key_set()
@@ -54,6 +97,17 @@ class KeyedTokenBackend(TokenBackend):
         )
 
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        if not verify:
+            return self._checked_claims(token, verify=False)
+        if isinstance(token, bytes):
+            token = token.decode("latin-1")
+        claims = self.verified.get(token)
+        if claims is None:
+            claims = self._checked_claims(token, verify=True)
+            self.verified.add(token, claims)
+        return claims
+
+    def _checked_claims(self, token: Any, *, verify: bool) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as error:

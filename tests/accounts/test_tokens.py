@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.signing_keys import key_set
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.tokens import AMR_PASSWORD, VerifiedTokens, token_backend, tokens_for_login
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +164,71 @@ def test_rotation_is_off_by_default(user: User) -> None:
 
     assert set(_refresh(first).json()) == {"idToken"}
     assert _refresh(first).status_code == 200
+
+
+# --- Tokens verified once (accounts.tokens.VerifiedTokens) -----------------------------------
+
+
+def test_a_token_verified_once_is_not_checked_again_until_it_expires(user: User, monkeypatch) -> None:
+    id_token = tokens_for_login(user, amr=AMR_PASSWORD).id_token
+    checks = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(
+        jwt, "decode", lambda *args, **kwargs: checks.append(1) or real_decode(*args, **kwargs)
+    )
+
+    assert _me(id_token).status_code == 200
+    assert _me(id_token).status_code == 200
+    assert len(checks) == 1
+    with time_machine.travel(timezone.now() + timezone.timedelta(minutes=16)):
+        response = _me(id_token)
+    assert response.status_code == 401 and response.json()["code"] == "token_not_valid"
+
+
+def test_a_token_that_fails_a_check_is_never_kept(user: User) -> None:
+    id_token = tokens_for_login(user, amr=AMR_PASSWORD).id_token
+    header, payload, signature = id_token.split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+    backend = token_backend()
+
+    for _ in range(2):
+        assert _me(forged).status_code == 401
+    assert forged not in backend.verified._claims
+    assert _me(id_token).status_code == 200
+    assert id_token in backend.verified._claims
+
+
+def test_the_kept_claims_are_a_copy(user: User) -> None:
+    id_token = tokens_for_login(user, amr=AMR_PASSWORD).id_token
+    backend = token_backend()
+    backend.decode(id_token)["sub"] = "someone else"
+
+    assert backend.decode(id_token)["sub"] == str(user.pk)
+
+
+def test_verified_tokens_keep_at_most_their_size_oldest_out_first() -> None:
+    kept = VerifiedTokens(size=2)
+    exp = int(timezone.now().timestamp()) + 60
+    for token in ("a", "b", "c"):
+        kept.add(token, {"exp": exp})
+
+    assert len(kept) == 2
+    assert kept.get("a") is None and kept.get("b") == {"exp": exp} and kept.get("c") == {"exp": exp}
+
+
+def test_size_zero_keeps_nothing(settings, user: User) -> None:
+    settings.JWT_VERIFIED_TOKENS_KEPT = 0
+    id_token = tokens_for_login(user, amr=AMR_PASSWORD).id_token
+
+    assert _me(id_token).status_code == 200
+    assert len(token_backend().verified) == 0
+
+
+def test_a_change_of_keys_forgets_every_verified_token(settings, user: User) -> None:
+    id_token = tokens_for_login(user, amr=AMR_PASSWORD).id_token
+    assert _me(id_token).status_code == 200
+
+    settings.JWT_SIGNING_KEY_FILE = str(KEYS / "es256-previous-test.pem")
+
+    assert len(token_backend().verified) == 0
+    assert _me(id_token).status_code == 401
