@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
@@ -18,15 +19,18 @@ from rest_framework.views import APIView
 
 from otp.methods import METHOD_CHOICES
 
-from . import services
+from . import hot_path, services
 from .api_schema import OTP_HEADER, error_responses
 from .client import client_from
 from .errors import ErrorCode
+from .hot_path import HotPathApi
 from .input_limits import EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
 from .mfa_resets import mfa_reset_apply_if_due
-from .serializers import ProfileSerializer
+from .serializers import ProfileSerializer, profile_of
 from .signing_keys import key_set
 from .throttles import PasswordResetRateThrottle, RegisterRateThrottle
+
+REFRESH_TOKEN_MAX_LENGTH = 4096
 
 PASSWORD_FIELD = {
     "style": {"input_type": "password"},
@@ -138,12 +142,15 @@ class LoginApi(APIView):
         return Response(body)
 
 
-class RefreshApi(APIView):
+class RefreshApi(HotPathApi):
+    """Refresh; its POST takes the hot path (accounts/hot_path.py) when the body is in order."""
+
     authentication_classes: list = []
+    hot_method = "POST"
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        refreshToken = serializers.CharField(max_length=4096)
+        refreshToken = serializers.CharField(max_length=REFRESH_TOKEN_MAX_LENGTH)
 
     class OutputSerializer(serializers.Serializer):
         idToken = serializers.CharField()
@@ -162,22 +169,56 @@ class RefreshApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        tokens = services.token_refresh(
-            refresh_token=data.validated_data["refreshToken"], client=client_from(request)
-        )
+        return Response(self.refreshed(request, data.validated_data["refreshToken"]))
+
+    def hot_answer(self, request: HttpRequest) -> HttpResponse | None:
+        data = hot_path.json_object_of(request, hot_path.REFRESH_BODY_MAX_BYTES)
+        refresh_token = None if data is None else data.get("refreshToken")
+        if not _is_plain_ascii(refresh_token, REFRESH_TOKEN_MAX_LENGTH):
+            return None  # what the serializer would trim, refuse or explain: DRF's to answer
+        return hot_path.handled(self, lambda: self.hot_response(self.refreshed(request, refresh_token)))
+
+    @staticmethod
+    def refreshed(request: HttpRequest, refresh_token: str) -> dict[str, str]:
+        tokens = services.token_refresh(refresh_token=refresh_token, client=client_from(request))
         body = {"idToken": tokens.id_token}
         if tokens.refresh_token is not None:
             body["refreshToken"] = tokens.refresh_token
-        return Response(body)
+        return body
 
 
-class MeApi(APIView):
+def _is_plain_ascii(value: object, max_length: int) -> bool:
+    """A non-empty string of printable ASCII, nothing to trim, at most `max_length`: what a token is."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= max_length
+        and value.isascii()
+        and value.isprintable()
+        and value == value.strip()
+    )
+
+
+class MeApi(HotPathApi):
+    """The profile; its GET takes the hot path (accounts/hot_path.py) with a valid idToken."""
+
+    hot_method = "GET"
+
     class UpdateInputSerializer(serializers.Serializer):
         language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
 
     @extend_schema(operation_id="me", responses={200: ProfileSerializer, **error_responses()})
     def get(self, request: Request) -> Response:
-        return Response(ProfileSerializer(mfa_reset_apply_if_due(request.user)).data)
+        return Response(profile_of(mfa_reset_apply_if_due(request.user)))
+
+    def hot_answer(self, request: HttpRequest) -> HttpResponse | None:
+        def profile() -> HttpResponse | None:
+            user = hot_path.bearer_user(request)
+            if user is None:
+                return None  # no token or a refused one: DRF answers 401
+            request.user = user  # for the request's log line, as DRF sets it
+            return self.hot_response(profile_of(mfa_reset_apply_if_due(user)))
+
+        return hot_path.handled(self, profile)
 
     @extend_schema(
         operation_id="me_update",
@@ -232,7 +273,7 @@ class RegisterApi(APIView):
 
 
 class RefreshTokenInputSerializer(serializers.Serializer):
-    refreshToken = serializers.CharField(max_length=4096)
+    refreshToken = serializers.CharField(max_length=REFRESH_TOKEN_MAX_LENGTH)
 
 
 class LogoutApi(APIView):

@@ -42,12 +42,23 @@ def error_response(error: ServiceError) -> Response:
     return Response(error.body(), status=error.status, headers=headers)
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def service_error_of(exc: Exception) -> ServiceError | None:
+    """The refusal to answer for `exc`: a service's own, or 503 when the database or the cache failed (logged).
+
+    None for any other error. Call it while handling `exc`, so that the log has its traceback.
+    """
     if isinstance(exc, ServiceError):
-        return error_response(exc)
+        return exc
     if isinstance(exc, DatabaseError | RedisError):
         logger.exception("A dependency failed while serving an API request")
-        return error_response(ServiceError(ErrorCode.SERVICE_UNAVAILABLE))
+        return ServiceError(ErrorCode.SERVICE_UNAVAILABLE)
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    refusal = service_error_of(exc)
+    if refusal is not None:
+        return error_response(refusal)
     if isinstance(exc, exceptions.ValidationError):
         return Response(
             {

@@ -19,7 +19,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.utils import timezone
 
@@ -38,29 +39,35 @@ def _columns(model: type[Model], alias: str) -> str:
     return ", ".join(f"{alias}.{_quote(field.column)}" for field in model._meta.concrete_fields)
 
 
+def _database() -> BaseDatabaseWrapper:
+    """This thread's connection, looked up once: each use of the `connection` proxy looks it up again."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 @functools.cache
-def _converters(alias: str, model: type[Model]) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
+def _converters(vendor: str, model: type[Model]) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
     """(position, column, converters) of the fields whose database value needs converting, as the ORM does."""
+    database = _database()
     found = []
     for position, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        converters = database.ops.get_db_converters(column) + column.get_db_converters(database)
         if converters:
             found.append((position, column, tuple(converters)))
     return tuple(found)
 
 
-def _model_from(model: type[Model], values: Sequence[Any]) -> Model:
+def _model_from(database: BaseDatabaseWrapper, model: type[Model], values: Sequence[Any]) -> Model:
     """A model instance from its concrete fields' values in field order, as the ORM loads one."""
     values = list(values)
-    for position, column, converters in _converters(connection.alias, model):
+    for position, column, converters in _converters(database.vendor, model):
         for convert in converters:
-            values[position] = convert(values[position], column, connection)
-    return model.from_db(connection.alias, None, values)
+            values[position] = convert(values[position], column, database)
+    return model.from_db(database.alias, None, values)
 
 
-def _first_row(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
+def _first_row(database: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    with database.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
@@ -90,21 +97,22 @@ def bearer_user_read(user_id: int, session_id: object) -> tuple[User, bool] | No
 
     None when there is no such user. One query.
     """
+    database = _database()
     params = [
-        UserSession._meta.pk.get_db_prep_value(session_id, connection),
-        connection.ops.adapt_datetimefield_value(timezone.now()),
+        UserSession._meta.pk.get_db_prep_value(session_id, database),
+        database.ops.adapt_datetimefield_value(timezone.now()),
         user_id,
     ]
-    row = _first_row(_bearer_sql(connection.vendor), params)
+    row = _first_row(database, _bearer_sql(database.vendor), params)
     if row is None:
         return None
     user_width = len(User._meta.concrete_fields)
     phone_width = len(SmsDevice._meta.concrete_fields)
-    user = _model_from(User, row[:user_width])
+    user = _model_from(database, User, row[:user_width])
     phone_values = row[user_width : user_width + phone_width]
     phone = None
     if phone_values[0] is not None:  # the phone's id: LEFT JOIN found one
-        phone = _model_from(SmsDevice, phone_values)
+        phone = _model_from(database, SmsDevice, phone_values)
         SmsDevice.user.field.set_cached_value(phone, user)
     User.sms_device.related.set_cached_value(user, phone)
     return user, bool(row[-1])
@@ -150,14 +158,16 @@ def _refresh_owner_sql(vendor: str) -> str:
     )
 
 
-def _refresh_owner_params(*, session_id: object, owner_id: int, jti: str, family: str) -> list[object]:
+def _refresh_owner_params(
+    database: BaseDatabaseWrapper, *, session_id: object, owner_id: int, jti: str, family: str
+) -> list[object]:
     """The values of `_refresh_owner_sql`, in its order for the database in use."""
     now = timezone.now()
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    session = UserSession._meta.pk.get_db_prep_value(session_id, connection)
-    if connection.vendor != "postgresql":
+    stamp = database.ops.adapt_datetimefield_value(now)
+    session = UserSession._meta.pk.get_db_prep_value(session_id, database)
+    if database.vendor != "postgresql":
         return [stamp, session, owner_id, stamp, jti, family]
-    stale = connection.ops.adapt_datetimefield_value(now - timedelta(seconds=settings.SESSION_TOUCH_SECONDS))
+    stale = database.ops.adapt_datetimefield_value(now - timedelta(seconds=settings.SESSION_TOUCH_SECONDS))
     return [stamp, session, owner_id, stamp, stale, jti, family, session, stamp, owner_id]
 
 
@@ -168,8 +178,9 @@ def refresh_owner_read_and_touch(
 
     None when there is no such user (or, on SQLite, no such live session). One statement.
     """
-    params = _refresh_owner_params(session_id=session_id, owner_id=owner_id, jti=jti, family=family)
-    row = _first_row(_refresh_owner_sql(connection.vendor), params)
+    database = _database()
+    params = _refresh_owner_params(database, session_id=session_id, owner_id=owner_id, jti=jti, family=family)
+    row = _first_row(database, _refresh_owner_sql(database.vendor), params)
     if row is None:
         return None
-    return _model_from(User, row[:-2]), bool(row[-2]), bool(row[-1])
+    return _model_from(database, User, row[:-2]), bool(row[-2]), bool(row[-1])

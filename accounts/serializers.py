@@ -58,29 +58,34 @@ class ProfileSerializer(serializers.Serializer):
     )
 
     def to_representation(self, user: User) -> dict[str, Any]:
-        device = getattr(user, "sms_device", None)
-        values = {
-            "email": email_obfuscate(user.email),
-            "hasValidatedEmail": user.email_verified_at is not None,
-            "emailVerificationDate": user.email_verified_at,
-            "hasValidatedSecret": user.totp_verified_at is not None,
-            "secretVerificationDate": user.totp_verified_at,
-            "phoneNumber": phone_obfuscate(device.number) if device is not None else None,
-            "hasValidatedPhone": user.phone_verified_at is not None,
-            "phoneVerificationDate": user.phone_verified_at,
-            "lastLoggedDate": user.last_login,
-            "status": user.effective_status(),
-            "lastLoggedDevice": user.last_login_device,
-            "lastPasswordChangeDate": user.password_changed_at,
-            "hasPasskey": user.passkey_count > 0,
-            "passkeyCount": user.passkey_count,
-            "mfaResetScheduledAt": user.mfa_reset_due_at,
-            "language": user.language,
-        }
-        # One shared field formats the dates: `self.fields` would deep-copy every declared
-        # field on each call, a fifth of the time of `/auth/me` (docs/benchmarks.md).
-        return {
-            name: _DATE_TIME.to_representation(value) if not isinstance(value, str | bool | int) else value
-            for name, value in values.items()
-            if value is not None
-        }
+        return profile_of(user)
+
+
+def profile_of(user: User) -> dict[str, Any]:
+    """The profile of `user` as ProfileSerializer writes it (`user.sms_device` loaded, or one query)."""
+    device = getattr(user, "sms_device", None)
+    values = {
+        "email": email_obfuscate(user.email),
+        "hasValidatedEmail": user.email_verified_at is not None,
+        "emailVerificationDate": user.email_verified_at,
+        "hasValidatedSecret": user.totp_verified_at is not None,
+        "secretVerificationDate": user.totp_verified_at,
+        "phoneNumber": phone_obfuscate(device.number) if device is not None else None,
+        "hasValidatedPhone": user.phone_verified_at is not None,
+        "phoneVerificationDate": user.phone_verified_at,
+        "lastLoggedDate": user.last_login,
+        "status": user.effective_status(),
+        "lastLoggedDevice": user.last_login_device,
+        "lastPasswordChangeDate": user.password_changed_at,
+        "hasPasskey": user.passkey_count > 0,
+        "passkeyCount": user.passkey_count,
+        "mfaResetScheduledAt": user.mfa_reset_due_at,
+        "language": user.language,
+    }
+    # One shared field formats the dates: `self.fields` would deep-copy every declared
+    # field on each call, a fifth of the time of `/auth/me` (docs/benchmarks.md).
+    return {
+        name: _DATE_TIME.to_representation(value) if not isinstance(value, str | bool | int) else value
+        for name, value in values.items()
+        if value is not None
+    }
