@@ -16,6 +16,8 @@ import sys
 
 import django
 
+from .run import CONNECTIONS_PER_WORKER
+
 CONFIGURATIONS = {
     "sync": {"GUNICORN_WORKER_CLASS": "sync"},
     "gthread, 1 thread": {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "1"},
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
                         endpoint,
                         base_url=server.base_url,
                         seconds=arguments.seconds,
-                        connections=cores,
+                        connections=CONNECTIONS_PER_WORKER * cores,
                         warmup_seconds=1 if round_number == 0 else 0,
                         serving_pids=server.worker_pids,
                     )
@@ -85,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
             cells.append(f"{rate:.0f}, {cost:.2f}")
         rows.append([endpoint.name, *cells])
     section = (
-        f"`make bench-workers`: {cores} workers per server, wrk with {cores} connections (keep-alive), "
+        f"`make bench-workers`: {cores} workers per server, "
+        f"wrk with {CONNECTIONS_PER_WORKER * cores} connections (keep-alive), "
         f"{arguments.rounds} rounds of {arguments.seconds:g} s alternating the servers, median round. CPU: the workers' own (user + system), per request.\n\n"
         + markdown_table(header, rows)
     )
