@@ -19,17 +19,21 @@ wsgi_app = "config.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 
 # One process per core: the work is CPU (Argon2id, ECDSA, Django) between short waits on
-# PostgreSQL and Redis.
+# PostgreSQL and Redis (statements are prepared: a /auth/me waits ~0.2 ms on the database).
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 
-# gthread with keep-alive against sync, measured with `make bench` (docs/benchmarks.md, "Server
-# configuration"): sync closes the connection after every answer, so each request pays a TCP
-# connect and accept; gthread keeps it and parks idle connections in a poller instead of a thread.
-# A few threads also let a worker parse the next request while another waits on the database.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+# sync against gthread, measured with `make bench-workers` (docs/benchmarks.md, "Server
+# configuration"): sync used the least CPU per request on every endpoint and had the best or an
+# equal rate. gthread's hand-offs between its poller thread and its pool (a future, a pipe
+# write, the GIL passed back and forth) cost more than keeping the connection saves, and a
+# keep-alive connection stays with the worker that accepted it, so a few connections can leave a
+# worker idle. Sync workers read a request whole before answering: put them behind a proxy that
+# buffers requests and holds the clients' keep-alive connections (nginx, a cloud load balancer),
+# as gunicorn's documentation asks, so a slow client never holds a worker.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 # (gunicorn turns sync into gthread when threads > 1: sync means one thread.)
 threads = 1 if worker_class == "sync" else int(os.environ.get("GUNICORN_THREADS", "4"))
-# Seconds an idle keep-alive connection is held; behind a load balancer, longer than its idle timeout.
+# Seconds an idle keep-alive connection is held by gthread (sync closes after each answer).
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 
 # Argon2id makes a login take ~30-50 ms of CPU: 30 s is far beyond any healthy request.
@@ -39,9 +43,9 @@ backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for stdout
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
-# glibc's malloc gives each thread that allocates an arena of its own, and an arena keeps the
-# 19 MiB buffer of the last Argon2id hash made in it. accounts.hashers makes one hash at a time
-# per process; two arenas keep at most two such buffers (a worker measured ~130 MB after a run).
+# With gthread, glibc's malloc gives each thread that allocates an arena of its own, and an arena
+# keeps the 19 MiB buffer of the last Argon2id hash made in it. accounts.hashers makes one hash at
+# a time per process; two arenas keep at most two such buffers (a sync worker has one thread).
 MALLOC_ARENAS = int(os.environ.get("GUNICORN_MALLOC_ARENAS", "2"))
 _M_ARENA_MAX = -8  # <malloc.h>
 
