@@ -46,12 +46,13 @@ def test_the_api_chain_is_the_site_chain_without_the_browser_middlewares() -> No
     assert chain == [
         "config.middleware.RequestObservabilityMiddleware",
         "django.middleware.security.SecurityMiddleware",
-        "django.middleware.locale.LocaleMiddleware",
+        "config.api_handler.ApiLocaleMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
         "config.api_handler.ApiCSPMiddleware",
     ]
     assert "csp.middleware.CSPMiddleware" in settings.MIDDLEWARE
+    assert "django.middleware.locale.LocaleMiddleware" in settings.MIDDLEWARE
     for skipped in (
         "django.contrib.sessions.middleware.SessionMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
@@ -109,6 +110,47 @@ def test_an_excluded_prefix_gets_no_csp_header(rf: Any, settings: Any) -> None:
     answer = api_handler.ApiCSPMiddleware(lambda request: HttpResponse())(rf.get("/auth/me"))
 
     assert "Content-Security-Policy" not in answer
+
+
+LANGUAGE_REQUESTS = {
+    "none": {},
+    "spanish": {"HTTP_ACCEPT_LANGUAGE": "es"},
+    "spanish of Spain first": {"HTTP_ACCEPT_LANGUAGE": "es-ES,es;q=0.9,en;q=0.8"},
+    "unsupported": {"HTTP_ACCEPT_LANGUAGE": "fr-FR,fr;q=0.9"},
+    "any": {"HTTP_ACCEPT_LANGUAGE": "*"},
+    "garbage": {"HTTP_ACCEPT_LANGUAGE": ";;q=x,,"},
+    "cookie": {"HTTP_COOKIE": "django_language=es"},
+    "unknown cookie": {"HTTP_COOKIE": "django_language=xx", "HTTP_ACCEPT_LANGUAGE": "es"},
+}
+
+
+@pytest.mark.parametrize("variant", LANGUAGE_REQUESTS)
+def test_the_api_picks_the_language_as_djangos_locale_middleware(rf: Any, variant: str) -> None:
+    from django.http import HttpResponse
+    from django.middleware.locale import LocaleMiddleware
+    from django.utils import translation
+
+    def answer(middleware_class: type) -> tuple[str, str, str]:
+        def view(request: Any) -> HttpResponse:
+            return HttpResponse(translation.get_language())
+
+        response = middleware_class(view)(rf.get("/auth/me", **LANGUAGE_REQUESTS[variant]))
+        return response.content.decode(), response["Content-Language"], response["Vary"]
+
+    for _ in range(2):  # the second pick comes from the cache
+        assert answer(api_handler.ApiLocaleMiddleware) == answer(LocaleMiddleware)
+
+
+def test_a_change_of_languages_is_picked_up(rf: Any, settings: Any) -> None:
+    from django.http import HttpResponse
+    from django.utils import translation
+
+    middleware = api_handler.ApiLocaleMiddleware(lambda request: HttpResponse(translation.get_language()))
+    assert middleware(rf.get("/auth/me", HTTP_ACCEPT_LANGUAGE="es")).content == b"es"
+
+    settings.LANGUAGES = [("en", "English")]
+
+    assert middleware(rf.get("/auth/me", HTTP_ACCEPT_LANGUAGE="es")).content == b"en"
 
 
 def test_loading_the_api_chain_leaves_the_site_setting_alone() -> None:
