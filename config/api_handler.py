@@ -135,6 +135,12 @@ def _language_for(cookie: str | None, accept_language: str) -> str:
     return translation.get_language_from_request(_LanguageAsked(cookie, accept_language))
 
 
+def request_language(request: HttpRequest) -> str:
+    """The language LocaleMiddleware picks for `request` when no URL carries a language prefix."""
+    cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    return _language_for(cookie, request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+
+
 def _language_cache_clear(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("LANGUAGE"):
         _language_for.cache_clear()
@@ -158,8 +164,7 @@ class ApiLocaleMiddleware(LocaleMiddleware):
     def process_request(self, request: HttpRequest) -> None:
         if self._prefixes_used(request):
             return super().process_request(request)
-        cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-        translation.activate(_language_for(cookie, request.META.get("HTTP_ACCEPT_LANGUAGE", "")))
+        translation.activate(request_language(request))
         request.LANGUAGE_CODE = translation.get_language()
         return None
 

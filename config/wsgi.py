@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn, see gunicorn.conf.py): the API's paths on a lean handler, the rest on the site's."""
+"""WSGI entry point (gunicorn, see gunicorn.conf.py): the hot requests, then the API's paths on a lean handler, the rest on the site's."""
 
 import os
 
@@ -7,6 +7,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 django.setup(set_prefix=False)
 
-from config.api_handler import api_dispatcher  # noqa: E402 - needs the settings set up
+from accounts.hot_path import HotPathApplication  # noqa: E402 - needs the settings set up
+from config.api_handler import api_dispatcher  # noqa: E402
 
-application = api_dispatcher()
+application = HotPathApplication(api_dispatcher())

@@ -260,10 +260,12 @@ def _wsgi_get(application: Any, path: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def test_the_wsgi_application_serves_pages_with_the_site_chain_and_the_api_without_cookies() -> None:
+    from accounts.hot_path import HotPathApplication
     from config.wsgi import application
 
-    assert isinstance(application, api_handler.PathDispatcher)
-    assert isinstance(application.api, api_handler.ApiWSGIHandler)
+    assert isinstance(application, HotPathApplication)
+    assert isinstance(application.chain, api_handler.PathDispatcher)
+    assert isinstance(application.chain.api, api_handler.ApiWSGIHandler)
 
     page_status, page_headers = _wsgi_get(application, "/account/login/")
     api_status, api_headers = _wsgi_get(application, "/.well-known/jwks.json")
