@@ -37,9 +37,13 @@ def _field_errors(detail: Any) -> dict[str, list[str]]:
     return {"nonFieldErrors": [str(message) for message in detail]}
 
 
+def error_headers(error: ServiceError) -> dict[str, str] | None:
+    """The headers of `error`'s answer: `Retry-After` when it says when to try again."""
+    return {"Retry-After": str(error.retry_after)} if error.retry_after else None
+
+
 def error_response(error: ServiceError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-    return Response(error.body(), status=error.status, headers=headers)
+    return Response(error.body(), status=error.status, headers=error_headers(error))
 
 
 def service_error_of(exc: Exception) -> ServiceError | None:

@@ -18,6 +18,7 @@ tests/accounts/test_hot_path.py holds each hot answer to DRF's, header for heade
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from django.core import signals
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import ResolverMatch, resolve, reverse
 from django.utils import translation
@@ -38,7 +40,7 @@ from rest_framework.views import APIView
 from config.api_handler import api_middleware, request_language
 from config.middleware import request_observe
 
-from .api_errors import service_error_of
+from .api_errors import error_headers, service_error_of
 from .authentication import IdTokenAuthentication
 from .errors import ServiceError
 from .renderers import JSONRenderer
@@ -46,6 +48,7 @@ from .renderers import JSONRenderer
 # A refresh body is one token of well under 1 KB; anything larger is DRF's to judge.
 REFRESH_BODY_MAX_BYTES = 8 * 1024
 JSON_MEDIA_TYPE = "application/json"
+UTF_8_NAMES = frozenset({"utf-8", "utf8"})
 
 
 class HotPathApi(APIView):
@@ -77,8 +80,7 @@ class HotPathApi(APIView):
 
     def hot_error(self, error: ServiceError) -> HttpResponse:
         """A service's refusal in the API's one error shape, as `api_errors.error_response` gives it."""
-        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-        return self.hot_response(error.body(), status=error.status, headers=headers)
+        return self.hot_response(error.body(), status=error.status, headers=error_headers(error))
 
 
 def bearer_user(request: HttpRequest) -> Any | None:
@@ -92,12 +94,8 @@ def bearer_user(request: HttpRequest) -> Any | None:
 
 def json_object_of(request: HttpRequest, max_bytes: int) -> dict[str, Any] | None:
     """The body as a JSON object if it is one, UTF-8 and at most `max_bytes`; else None."""
-    if request.content_type != JSON_MEDIA_TYPE or request.content_params.get(
-        "charset", "utf-8"
-    ).lower() not in (
-        "utf-8",
-        "utf8",
-    ):
+    charset = request.content_params.get("charset", "utf-8").lower()
+    if request.content_type != JSON_MEDIA_TYPE or charset not in UTF_8_NAMES:
         return None
     try:
         if int(request.META.get("CONTENT_LENGTH") or 0) > max_bytes:
@@ -170,15 +168,15 @@ class HotPathApplication:
         self.chain = chain
         self.routes: dict[tuple[str, str], _HotRoute] = {}
         for name in HOT_ROUTE_NAMES:
-            match = resolve(reverse(name))
-            view_class = match.func.cls
-            self.routes[(view_class.hot_method, reverse(name))] = _HotRoute(view_class, match)
+            path = reverse(name)
+            match = resolve(path)
+            self.routes[(match.func.cls.hot_method, path)] = _HotRoute(match.func.cls, match)
         self.learned: dict[tuple[type, str, bool], tuple[tuple[str, str], ...]] = {}
         self.static_prefix = settings.STATIC_URL
 
     @staticmethod
     def enabled() -> bool:
-        return not settings.DEBUG and tuple(api_middleware()) == HOT_PATH_CHAIN
+        return _serving_without_the_chain()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         route = self.routes.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
@@ -239,6 +237,20 @@ class HotPathApplication:
                 (header, value) for header, value in answered.items() if header.lower() not in _OWN_HEADERS
             )
         return answered
+
+
+@functools.cache
+def _serving_without_the_chain() -> bool:
+    """Not under DEBUG, and the API's chain is the one whose work HotPathApplication does. Read once."""
+    return not settings.DEBUG and tuple(api_middleware()) == HOT_PATH_CHAIN
+
+
+def _settings_reread(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("DEBUG", "MIDDLEWARE"):
+        _serving_without_the_chain.cache_clear()
+
+
+setting_changed.connect(_settings_reread)
 
 
 def _chain_lets_through(request: WSGIRequest) -> bool:
