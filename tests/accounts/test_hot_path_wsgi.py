@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.core import signals
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import hot_path, services
@@ -272,3 +273,25 @@ def test_a_bug_in_a_hot_answer_is_djangos_500_with_the_chains_headers(user: User
 
     assert answer.status == 500 and answer.json()["code"] == "server_error"
     assert answer.headers["x-frame-options"] == learned.headers["x-frame-options"]
+
+
+def _hot_request(served: Served, user: User, route: str) -> Callable[[], Answer]:
+    """A hot request of `route`, its token made now; call it to send it."""
+    if route == "me":
+        bearer = _bearer(user)
+        return lambda: served("GET", "/auth/me", HTTP_AUTHORIZATION=bearer)
+    body = _refresh_body(tokens_for_login(user, amr=AMR_PASSWORD).refresh_token)
+    return lambda: served("POST", "/auth/login/refresh", body)
+
+
+@pytest.mark.parametrize("route", ["me", "refresh"])
+def test_a_hot_request_served_without_the_chain_is_one_query(user: User, route: str) -> None:
+    served = Served()
+    _hot_request(served, user, route)()
+    ask = _hot_request(served, user, route)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert ask().status == 200
+
+    assert served.chain_calls == 1
+    assert len(queries) == 1
