@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from otp.models import SmsDevice
@@ -35,8 +35,14 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _columns(model: type[Model], alias: str) -> str:
-    return ", ".join(f"{alias}.{_quote(field.column)}" for field in model._meta.concrete_fields)
+def _fields(model: type[Model], names: tuple[str, ...] | None = None) -> list[Field]:
+    """The model's concrete fields, in its order: all of them, or those named."""
+    fields = model._meta.concrete_fields
+    return list(fields) if names is None else [field for field in fields if field.name in names]
+
+
+def _columns(model: type[Model], alias: str, names: tuple[str, ...] | None = None) -> str:
+    return ", ".join(f"{alias}.{_quote(field.column)}" for field in _fields(model, names))
 
 
 def _database() -> BaseDatabaseWrapper:
@@ -45,11 +51,13 @@ def _database() -> BaseDatabaseWrapper:
 
 
 @functools.cache
-def _converters(vendor: str, model: type[Model]) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
+def _converters(
+    vendor: str, model: type[Model], names: tuple[str, ...] | None
+) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
     """(position, column, converters) of the fields whose database value needs converting, as the ORM does."""
     database = _database()
     found = []
-    for position, field in enumerate(model._meta.concrete_fields):
+    for position, field in enumerate(_fields(model, names)):
         column = field.get_col(model._meta.db_table)
         converters = database.ops.get_db_converters(column) + column.get_db_converters(database)
         if converters:
@@ -57,13 +65,23 @@ def _converters(vendor: str, model: type[Model]) -> tuple[tuple[int, Any, tuple[
     return tuple(found)
 
 
-def _model_from(database: BaseDatabaseWrapper, model: type[Model], values: Sequence[Any]) -> Model:
-    """A model instance from its concrete fields' values in field order, as the ORM loads one."""
+@functools.cache
+def _attnames(model: type[Model], names: tuple[str, ...]) -> list[str]:
+    return [field.attname for field in _fields(model, names)]
+
+
+def _model_from(
+    database: BaseDatabaseWrapper,
+    model: type[Model],
+    values: Sequence[Any],
+    names: tuple[str, ...] | None = None,
+) -> Model:
+    """A model instance from its fields' values in field order (all, or those named: the rest deferred)."""
     values = list(values)
-    for position, column, converters in _converters(database.vendor, model):
+    for position, column, converters in _converters(database.vendor, model, names):
         for convert in converters:
             values[position] = convert(values[position], column, database)
-    return model.from_db(database.alias, None, values)
+    return model.from_db(database.alias, None if names is None else _attnames(model, names), values)
 
 
 def _first_row(database: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -120,6 +138,19 @@ def bearer_user_read(user_id: int, session_id: object) -> tuple[User, bool] | No
 
 # --- Refresh's owner -------------------------------------------------------------------------
 
+# What refresh and logout read of the owner: the account's state (`account_refusal`), the
+# token generation and the idToken's claims. The other columns stay deferred (each would be a
+# query if read: the query budgets would show it), and are not parsed on every refresh.
+REFRESH_OWNER_FIELDS = (
+    "id",
+    "email",
+    "status",
+    "locked_until",
+    "is_active",
+    "email_verified_at",
+    "token_generation",
+)
+
 
 @functools.cache
 def _refresh_owner_sql(vendor: str) -> str:
@@ -143,14 +174,15 @@ def _refresh_owner_sql(vendor: str) -> str:
     if vendor == "postgresql":
         return (
             f"WITH touched AS ({touch} AND {last_used} < %s RETURNING 1) "  # noqa: S608
-            f"SELECT {_columns(User, 'u')}, EXISTS (SELECT 1 FROM {revoked} r WHERE r.{user_id} = u.{pk}"
+            f"SELECT {_columns(User, 'u', REFRESH_OWNER_FIELDS)}, EXISTS (SELECT 1 FROM {revoked} r"
+            f" WHERE r.{user_id} = u.{pk}"
             f" AND r.{jti} IN (%s, %s)), EXISTS (SELECT 1 FROM {sessions} s"
             f" WHERE s.{pk} = %s AND s.{user_id} = u.{pk} AND s.{ended} IS NULL AND s.{expires} > %s)"
             f" FROM {users} u WHERE u.{pk} = %s"
         )
     columns = ", ".join(
         f"(SELECT u.{_quote(field.column)} FROM {users} u WHERE u.{pk} = {sessions}.{user_id})"  # noqa: S608
-        for field in User._meta.concrete_fields
+        for field in _fields(User, REFRESH_OWNER_FIELDS)
     )
     return (
         f"{touch} RETURNING {columns}, EXISTS (SELECT 1 FROM {revoked} r"  # noqa: S608
@@ -183,4 +215,4 @@ def refresh_owner_read_and_touch(
     row = _first_row(database, _refresh_owner_sql(database.vendor), params)
     if row is None:
         return None
-    return _model_from(database, User, row[:-2]), bool(row[-2]), bool(row[-1])
+    return _model_from(database, User, row[:-2], REFRESH_OWNER_FIELDS), bool(row[-2]), bool(row[-1])

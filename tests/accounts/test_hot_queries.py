@@ -11,7 +11,7 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.hot_queries import bearer_user_read, refresh_owner_read_and_touch
+from accounts.hot_queries import REFRESH_OWNER_FIELDS, bearer_user_read, refresh_owner_read_and_touch
 from accounts.models import RevokedToken, User, UserSession
 from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp.models import SmsDevice
@@ -90,7 +90,13 @@ def test_the_refresh_row_says_revoked_and_stamps_the_session() -> None:
 
     assert found is not None
     read_user, token_revoked, session_live = found
-    assert _columns(read_user) == _columns(User.objects.get(pk=user.pk))
+    stored = User.objects.get(pk=user.pk)
+    assert {name: getattr(read_user, name) for name in REFRESH_OWNER_FIELDS} == {
+        name: getattr(stored, name) for name in REFRESH_OWNER_FIELDS
+    }
+    assert read_user.get_deferred_fields() == {
+        field.attname for field in User._meta.concrete_fields if field.name not in REFRESH_OWNER_FIELDS
+    }
     assert (token_revoked, session_live) == (False, True)
     session.refresh_from_db()
     assert session.last_used_at > timezone.now() - timedelta(seconds=5)
