@@ -11,9 +11,12 @@ authentication class, the service, the profile, the renderer) and answers only w
 answer exactly as DRF would. Anything else (no or a refused token, a body that is not a
 small JSON object with a string `refreshToken`, another content type) makes it return None
 before anything is done, and DRF serves the request as before, errors included. The answer
-is an ordinary Django response: the API's middleware chain (security headers, language,
-request id, metrics) runs around it as around every other answer.
-tests/accounts/test_hot_path.py holds each hot answer to DRF's, header for header.
+is an ordinary Django response. tests/accounts/test_hot_path.py holds each hot answer to
+DRF's, header for header.
+
+Under gunicorn, `HotPathApplication` (below) also spares these requests the middleware
+chain, doing its work itself; everywhere else (Django's test client, DEBUG) the chain runs
+around the hot answer as around every other answer.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.core import signals
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.exception import response_for_exception
@@ -241,12 +245,17 @@ class HotPathApplication:
 
 @functools.cache
 def _serving_without_the_chain() -> bool:
-    """Not under DEBUG, and the API's chain is the one whose work HotPathApplication does. Read once."""
-    return not settings.DEBUG and tuple(api_middleware()) == HOT_PATH_CHAIN
+    """Not under DEBUG, the API's chain is the one whose work HotPathApplication does, and no URL
+    carries a language prefix (the language is then picked as ApiLocaleMiddleware does). Read once."""
+    return (
+        not settings.DEBUG
+        and tuple(api_middleware()) == HOT_PATH_CHAIN
+        and not is_language_prefix_patterns_used(settings.ROOT_URLCONF)[0]
+    )
 
 
 def _settings_reread(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("DEBUG", "MIDDLEWARE"):
+    if setting in ("DEBUG", "MIDDLEWARE", "ROOT_URLCONF"):
         _serving_without_the_chain.cache_clear()
 
 
