@@ -135,3 +135,13 @@ class RegisterRateThrottle(SimpleRateThrottle):
 
 class PasswordResetRateThrottle(RegisterRateThrottle):
     scope = "password_reset"
+
+
+class PasskeyLoginOptionsRateThrottle(RegisterRateThrottle):
+    """Passwordless login challenges per IP (60 a minute by default).
+
+    Each one is kept in the cache for five minutes before anyone answers it: without a limit,
+    one client could fill the cache with them.
+    """
+
+    scope = "passkey_login_options"

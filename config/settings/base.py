@@ -261,6 +261,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "register": env.str("REGISTER_RATE", default="100/hour"),
         "password_reset": env.str("PASSWORD_RESET_RATE", default="20/hour"),
+        "passkey_login_options": env.str("PASSKEY_LOGIN_OPTIONS_RATE", default="60/minute"),
     },
     "NUM_PROXIES": NUM_PROXIES or None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

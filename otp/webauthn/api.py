@@ -14,6 +14,7 @@ from accounts.api_schema import OTP_HEADER, error_responses
 from accounts.client import client_from
 from accounts.errors import ErrorCode
 from accounts.serializers import ProfileSerializer
+from accounts.throttles import PasskeyLoginOptionsRateThrottle
 
 from . import login, selectors, services
 
@@ -129,11 +130,12 @@ class WebAuthnPasskeyApi(APIView):
 class WebAuthnLoginOptionsApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [PasskeyLoginOptionsRateThrottle]
 
     @extend_schema(
         operation_id="login_webauthn_options",
         request=None,
-        responses={200: CeremonySerializer, **error_responses(bearer=False)},
+        responses={200: CeremonySerializer, **error_responses("throttled", bearer=False)},
     )
     def post(self, request: Request) -> Response:
         return Response(ceremony_body(services.passwordless_options_generate()))

@@ -239,7 +239,9 @@ CONTRACT: dict[tuple[str, str], Operation] = {
     ("delete", "/auth/otp/methods/webauthn/{id}"): Operation(
         200, response=PROFILE, otp_header=False, errors=_merge(BEARER, STEP_UP, {404: {"not_found"}})
     ),
-    ("post", "/auth/login/webauthn/options"): Operation(200, response=CEREMONY, bearer=False),
+    ("post", "/auth/login/webauthn/options"): Operation(
+        200, response=CEREMONY, errors={429: {"throttled"}}, bearer=False
+    ),
     ("post", "/auth/login/webauthn"): Operation(
         200,
         body={"challengeId": True, "credential": True},

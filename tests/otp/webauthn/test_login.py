@@ -443,3 +443,22 @@ def test_the_profile_shows_the_passkeys(passkey_user: tuple[User, SoftwareAuthen
     body = authenticate(APIClient(), user).get("/auth/me").json()
 
     assert body["hasPasskey"] is True and body["passkeyCount"] == 1
+
+
+def test_passwordless_challenges_are_limited_per_ip(settings) -> None:
+    """Each challenge waits five minutes in the cache: one client may not fill it."""
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "passkey_login_options": "2/minute"},
+    }
+    client = APIClient(REMOTE_ADDR="203.0.113.5")
+    for _ in range(2):
+        login_options(client)
+
+    refused = client.post(LOGIN_OPTIONS, {}, format="json")
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert int(refused["Retry-After"]) > 0
+    assert APIClient(REMOTE_ADDR="203.0.113.6").post(LOGIN_OPTIONS, {}, format="json").status_code == 200
