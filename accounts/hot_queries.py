@@ -6,9 +6,11 @@ query on each request cost more than the query itself, and RawQuerySet's set-up 
 mapping, converters, model init order) a third of the rest (docs/benchmarks.md). Only quoted
 table and column names are interpolated; every value is a parameter.
 
-Each statement selects the user's columns in the model's field order, so a row becomes a
-`User` by position, with the database's converters (SQLite's dates are text) worked out once.
-The columns after the model's are the statement's flags, returned beside the user.
+Each statement selects the user's columns in the model's field order (all of them for the
+bearer, who may be any endpoint's `request.user`; for refresh only those it reads, the rest
+deferred), so a row becomes a `User` by position, with the database's converters (SQLite's
+dates are text) worked out once. The columns after the model's are the statement's flags,
+returned beside the user.
 """
 
 from __future__ import annotations
