@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import pyotp
 import pytest
@@ -46,6 +47,12 @@ def authenticate(client: APIClient, user: User) -> APIClient:
 @pytest.fixture
 def auth_client(api_client: APIClient, user: User) -> APIClient:
     return authenticate(api_client, user)
+
+
+def throttle_rate_set(settings: Any, scope: str, rate: str) -> None:
+    """DRF's rate of one throttle scope for this test, the others as they are."""
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**rates, scope: rate}}
 
 
 def last_sms_code() -> str:

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import SecurityEvent, User
 from otp.webauthn.models import WebAuthnDevice
-from tests.conftest import authenticate
+from tests.conftest import authenticate, throttle_rate_set
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.otp.webauthn.authenticator import SoftwareAuthenticator
 from tests.otp.webauthn.conftest import passkey_register
@@ -447,11 +447,7 @@ def test_the_profile_shows_the_passkeys(passkey_user: tuple[User, SoftwareAuthen
 
 def test_passwordless_challenges_are_limited_per_ip(settings) -> None:
     """Each challenge waits five minutes in the cache: one client may not fill it."""
-    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**rates, "passkey_login_options": "2/minute"},
-    }
+    throttle_rate_set(settings, "passkey_login_options", "2/minute")
     client = APIClient(REMOTE_ADDR="203.0.113.5")
     for _ in range(2):
         login_options(client)

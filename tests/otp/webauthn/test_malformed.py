@@ -12,7 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from tests.conftest import authenticate
+from tests.conftest import authenticate, throttle_rate_set
 from tests.factories import DEFAULT_PASSWORD
 from tests.otp.webauthn.authenticator import SoftwareAuthenticator, b64url
 
@@ -124,11 +124,7 @@ def test_malformed_passwordless_logins(
     api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator], settings: Any
 ) -> None:
     # Hundreds of challenges from one client: the per-IP limit on them is tested elsewhere.
-    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**rates, "passkey_login_options": "100000/minute"},
-    }
+    throttle_rate_set(settings, "passkey_login_options", "100000/minute")
     _, authenticator = passkey_user
     options = api_client.post("/auth/login/webauthn/options").json()
     valid = authenticator.get(options["publicKey"])
