@@ -201,7 +201,7 @@ class HotPathApplication:
             return self.chain(environ, start_response)
         for header, value in learned:
             response.headers.setdefault(header, value)
-        if not response.streaming and "Content-Length" not in response:
+        if "Content-Length" not in response:  # hot answers and Django's 500 answer are never streamed
             response["Content-Length"] = str(len(response.content))
         start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
         return [response.content]
