@@ -138,7 +138,8 @@ class PasswordResetRateThrottle(RegisterRateThrottle):
 
 
 class PasskeyLoginOptionsRateThrottle(RegisterRateThrottle):
-    """Passwordless login challenges per IP (60 a minute by default).
+    """Passwordless login challenges per IP (60 a minute by default), one budget for both doors:
+    the API's `POST /auth/login/webauthn/options` and the page's `POST /account/login/passkey/options/`.
 
     Each one is kept in the cache for five minutes before anyone answers it: without a limit,
     one client could fill the cache with them.

@@ -7,6 +7,7 @@ error shape) and use the same services as the API. They are session + CSRF, not 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -17,11 +18,14 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.cache import never_cache
+from rest_framework.exceptions import Throttled
+from rest_framework.throttling import SimpleRateThrottle
 
 from accounts import services as account_services
 from accounts.client import client_from
 from accounts.errors import ErrorCode, ServiceError
 from accounts.forms import StepUpForm
+from accounts.throttles import PasskeyLoginOptionsRateThrottle
 from accounts.views import (
     PENDING_LOGIN_SESSION_KEY,
     ServiceFormView,
@@ -68,17 +72,33 @@ def _redirect_body(response: HttpResponse) -> JsonResponse:
     return JsonResponse({"redirect": response["Location"]})
 
 
+def _throttled_response(throttle: SimpleRateThrottle) -> JsonResponse:
+    """429 as the API's DRF views answer it: `throttled`, DRF's text, `Retry-After`."""
+    refusal = Throttled(wait=throttle.wait())
+    response = JsonResponse({"code": refusal.default_code, "detail": str(refusal.detail)}, status=429)
+    response["Retry-After"] = str(math.ceil(refusal.wait or 1))
+    return response
+
+
 class PasskeyJsonView(View):
-    """POST only, JSON in and out; a `ServiceError` becomes the API's error body and status."""
+    """POST only, JSON in and out; a `ServiceError` becomes the API's error body and status.
+
+    `throttle_classes` are DRF throttles, shared with the API's door to the same service (the
+    same class: the same cache keys and rate).
+    """
 
     http_method_names = ["post"]
     session_required = True
+    throttle_classes: list[type[SimpleRateThrottle]] = []
 
     def handle(self, request: HttpRequest, body: dict[str, Any]) -> JsonResponse:
         raise NotImplementedError
 
     @method_decorator(never_cache)
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        for throttle in (throttle_class() for throttle_class in self.throttle_classes):
+            if not throttle.allow_request(request, self):
+                return _throttled_response(throttle)
         try:
             if self.session_required:
                 if not request.user.is_authenticated:
@@ -133,6 +153,7 @@ class PasskeyStepUpView(PasskeyJsonView):
 
 class PasskeyLoginOptionsView(PasskeyJsonView):
     session_required = False
+    throttle_classes = [PasskeyLoginOptionsRateThrottle]
 
     def handle(self, request: HttpRequest, body: dict[str, Any]) -> JsonResponse:
         return _ceremony(services.passwordless_options_generate())

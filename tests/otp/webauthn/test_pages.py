@@ -157,3 +157,24 @@ def test_the_json_steps_need_a_session_and_csrf(passkey_user: tuple[User, Softwa
 
     assert anonymous.status_code == 401
     assert no_csrf.status_code == 403
+
+
+def test_the_page_and_the_api_share_one_limit_of_passwordless_challenges_per_ip(db: None, settings) -> None:
+    """Each challenge waits five minutes in the cache: neither door may let one client fill it."""
+    from rest_framework.test import APIClient
+
+    from tests.conftest import throttle_rate_set
+
+    throttle_rate_set(settings, "passkey_login_options", "2/minute")
+    browser, api = BrowserClient(REMOTE_ADDR="203.0.113.9"), APIClient(REMOTE_ADDR="203.0.113.9")
+    assert post_json(browser, "/account/login/passkey/options/").status_code == 200
+    assert api.post("/auth/login/webauthn/options", {}, format="json").status_code == 200
+
+    refused_page = post_json(browser, "/account/login/passkey/options/")
+    refused_api = api.post("/auth/login/webauthn/options", {}, format="json")
+
+    assert refused_page.status_code == 429 and refused_page.json()["code"] == "throttled"
+    assert int(refused_page["Retry-After"]) > 0 and refused_page.json()["detail"]
+    assert refused_api.status_code == 429
+    other = BrowserClient(REMOTE_ADDR="203.0.113.10")
+    assert post_json(other, "/account/login/passkey/options/").status_code == 200
