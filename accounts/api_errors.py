@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -91,6 +93,34 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 API_PATH_PREFIXES = ("/auth/", "/.well-known/", "/api/", "/healthz", "/metrics")
 
 
+def _any_case(word: str) -> str:
+    """A regex matching `word` in any case, that Django's URL resolver can still list (no `(?i)`)."""
+    return "".join(f"[{char.lower()}{char.upper()}]" if char.isalpha() else re.escape(char) for char in word)
+
+
+# Every path under these answers JSON, an unknown one the JSON 404 (config/urls.py), DEBUG or not.
+API_URL_PATTERN = (
+    r"^[/]*(?:" + "|".join(map(_any_case, ("auth", ".well-known", "healthz", "metrics"))) + r")(?:/|$)"
+)
+
+
+def is_api_error_path(path: str) -> bool:
+    """Whether errors of `path` are JSON: also when spelt with extra leading slashes or in capitals."""
+    return ("/" + path.lstrip("/")).lower().startswith(API_PATH_PREFIXES)
+
+
+def not_found_response() -> JsonResponse:
+    """The API's 404, the answer of an unknown path (as `handler404` gives it without DEBUG)."""
+    return JsonResponse({"code": "not_found", "detail": _("Nothing is here.")}, status=404)
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any method on an unknown API path: the JSON 404, also under DEBUG (whose technical 404 page
+    Django shows instead of `handler404`) and before CSRF (no API path reads a cookie)."""
+    return not_found_response()
+
+
 def _error_page(
     request: HttpRequest,
     html_view: Callable[..., HttpResponse],
@@ -99,7 +129,7 @@ def _error_page(
     status_code: int,
     *args: Any,
 ) -> HttpResponse:
-    if request.path.startswith(API_PATH_PREFIXES):
+    if is_api_error_path(request.path):
         return JsonResponse({"code": code, "detail": detail}, status=status_code)
     return html_view(request, *args)
 
@@ -126,7 +156,9 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_page(request, defaults.page_not_found, "not_found", _("Nothing is here."), 404, exception)
+    if is_api_error_path(request.path):
+        return not_found_response()
+    return defaults.page_not_found(request, exception)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:

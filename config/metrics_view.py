@@ -5,8 +5,11 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.api_errors import not_found_response
 
 from .metrics import metrics_exposition
 
@@ -22,10 +25,12 @@ def _metrics_token_presented(request: HttpRequest) -> bool:
     return hmac.compare_digest(presented.encode(), expected.encode())
 
 
+@csrf_exempt  # a bearer token, never a cookie: CSRF's HTML 403 would tell the path exists
 @never_cache
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    # Unset token, wrong token or another method: the same 404 as a path that does not exist.
+    # Unset token, wrong token or another method: the same 404 as a path that does not exist
+    # (returned, not raised: under DEBUG, Django would show its technical page instead).
     if request.method not in ("GET", "HEAD") or not _metrics_token_presented(request):
-        raise Http404
+        return not_found_response()
     body, content_type = metrics_exposition()
     return HttpResponse(body, content_type=content_type)

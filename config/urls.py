@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.api import HealthApi, JwksApi
 from accounts.api_discovery import OpenIdConfigurationApi
+from accounts.api_errors import API_URL_PATTERN, api_not_found
 
 from .cors import public_cors
 from .metrics_view import metrics_view
@@ -32,6 +33,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", swagger_ui, name="swagger-ui"),
     path("admin/", admin.site.urls),
+    # After every API route: the rest of the API's paths, in any spelling, answer the JSON 404.
+    re_path(API_URL_PATTERN, api_not_found, name="unmatched"),
     path("", include("accounts.page_urls")),
 ]
 
