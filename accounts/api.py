@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -148,6 +148,7 @@ class RefreshApi(HotPathApi):
     authentication_classes: list = []
     hot_method = "POST"
     permission_classes = [AllowAny]
+    hot_permission_classes = (AllowAny,)
 
     class InputSerializer(serializers.Serializer):
         refreshToken = serializers.CharField(max_length=REFRESH_TOKEN_MAX_LENGTH)
@@ -202,6 +203,8 @@ class MeApi(HotPathApi):
     """The profile; its GET takes the hot path (accounts/hot_path.py) with a valid idToken."""
 
     hot_method = "GET"
+    # The hot answer declines a request without a valid bearer token: IsAuthenticated.
+    hot_permission_classes = (IsAuthenticated,)
 
     class UpdateInputSerializer(serializers.Serializer):
         language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)

@@ -6,13 +6,17 @@ negotiation, the permission and throttle passes, the response's rendering) cost 
 what they do (docs/benchmarks.md, "Where the time goes").
 
 How: `MeApi` and `RefreshApi` are `HotPathApi` views. A request of the view's `hot_method`
+whose `Accept` is absent, `*/*` or `application/json` (the answers of DRF's content negotiation
+that are the JSON renderer's plain output; anything else is DRF's to negotiate, 406 included)
 is first offered to `hot_answer`, which does the same work with the same parts (the
 authentication class, the service, the profile, the renderer) and answers only when it can
 answer exactly as DRF would. Anything else (no or a refused token, a body that is not a
 small JSON object with a string `refreshToken`, another content type) makes it return None
 before anything is done, and DRF serves the request as before, errors included. The answer
 is an ordinary Django response. tests/accounts/test_hot_path.py holds each hot answer to
-DRF's, header for header.
+DRF's, header for header. DRF's throttle and permission passes are not run: a hot view may
+have no throttle, and only the permissions its hot answer applies itself (`hot_permission_classes`);
+a view that gets others fails at import.
 
 Under gunicorn, `HotPathApplication` (below) also spares these requests the middleware
 chain, doing its work itself; everywhere else (Django's test client, DEBUG) the chain runs
@@ -31,7 +35,7 @@ import orjson
 from django.conf import settings
 from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.core import signals
-from django.core.exceptions import DisallowedHost
+from django.core.exceptions import DisallowedHost, ImproperlyConfigured
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
 from django.core.signals import setting_changed
@@ -39,6 +43,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import ResolverMatch, resolve, reverse
 from django.utils import translation
 from rest_framework.exceptions import APIException
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from config.api_handler import api_middleware, request_language
@@ -53,19 +58,51 @@ from .renderers import JSONRenderer
 REFRESH_BODY_MAX_BYTES = 8 * 1024
 JSON_MEDIA_TYPE = "application/json"
 UTF_8_NAMES = frozenset({"utf-8", "utf8"})
+# The `Accept` values whose negotiated answer is the JSON renderer's plain output (None: absent).
+HOT_ACCEPTS = frozenset({None, "*/*", JSON_MEDIA_TYPE})
+
+
+def is_negotiated_as_plain_json(request: HttpRequest) -> bool:
+    """Whether DRF's content negotiation would pick the JSON renderer with no parameter for `request`.
+
+    Only the plainest cases are claimed: no `Accept`, `*/*` or `application/json`, and no format
+    asked in the query string (`?format=`). DRF negotiates the rest itself.
+    """
+    if request.META.get("HTTP_ACCEPT") not in HOT_ACCEPTS:
+        return False
+    return not (request.META.get("QUERY_STRING") and api_settings.URL_FORMAT_OVERRIDE in request.GET)
 
 
 class HotPathApi(APIView):
-    """An APIView whose `hot_method` requests are offered to `hot_answer` first."""
+    """An APIView whose `hot_method` requests are offered to `hot_answer` first.
+
+    `hot_permission_classes` are the permissions `hot_answer` applies itself (it declines a
+    request they would refuse); the view's `permission_classes` must be exactly these, and it
+    may have no throttle, or the class fails at import: the hot path skips DRF's passes.
+    """
 
     hot_method = ""
+    hot_permission_classes: tuple[type, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.throttle_classes:
+            raise ImproperlyConfigured(
+                f"{cls.__name__} has throttle classes, which its hot path would skip: "
+                "drop them or take the view off the hot path."
+            )
+        if tuple(cls.permission_classes) != tuple(cls.hot_permission_classes):
+            raise ImproperlyConfigured(
+                f"{cls.__name__}'s permission classes {list(cls.permission_classes)} are not the ones "
+                f"its hot path applies ({list(cls.hot_permission_classes)})."
+            )
 
     def hot_answer(self, request: HttpRequest) -> HttpResponse | None:
         """The answer DRF would give, or None to let DRF answer."""
         return None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method == self.hot_method:
+        if request.method == self.hot_method and is_negotiated_as_plain_json(request):
             response = self.hot_answer(request)
             if response is not None:
                 return response
@@ -187,7 +224,7 @@ class HotPathApplication:
         if route is None or not self.enabled():
             return self.chain(environ, start_response)
         request = WSGIRequest(environ)
-        if not _chain_lets_through(request):
+        if not (_chain_lets_through(request) and is_negotiated_as_plain_json(request)):
             return self.chain(environ, start_response)
         language = request_language(request)
         key = (route.view_class, language, request.is_secure())

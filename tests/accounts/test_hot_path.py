@@ -9,9 +9,12 @@ from unittest import mock
 
 import pytest
 import time_machine
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 from django.utils import timezone
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.test import APIClient
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts import api, services
@@ -308,3 +311,94 @@ def test_an_unexpected_error_on_the_hot_path_is_not_swallowed(user: User) -> Non
     failing = mock.patch.object(services, "refresh_owner_read_and_touch", side_effect=RuntimeError("bug"))
     with failing, pytest.raises(RuntimeError):
         _refresh(body)
+
+
+# --- content negotiation, throttles and permissions -----------------------------------------
+
+# What the hot path answers itself: the answers of DRF's negotiation it knows to be JSON as rendered.
+NEGOTIATED_ACCEPTS = {"absent": None, "any": "*/*", "json": "application/json"}
+# Anything else is DRF's to negotiate: 406, an indented body, a format from the query.
+OTHER_ACCEPTS = {
+    "html": "text/html",
+    "xml": "application/xml",
+    "json with indent": "application/json; indent=4",
+    "browser": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "application any": "application/*",
+}
+
+
+def _accept(value: str | None) -> dict[str, str]:
+    return {} if value is None else {"HTTP_ACCEPT": value}
+
+
+@pytest.mark.parametrize("accept", NEGOTIATED_ACCEPTS)
+def test_the_hot_profile_answers_json_accepts_as_drf(accept: str) -> None:
+    user = UserFactory()
+    headers = {"HTTP_AUTHORIZATION": _bearer(user), **_accept(NEGOTIATED_ACCEPTS[accept])}
+
+    with DrfCalls() as drf_calls:
+        hot = _client().get("/auth/me", **headers)
+    assert drf_calls.count == 0
+    with _by_drf(api.MeApi):
+        drf = _client().get("/auth/me", **headers)
+
+    assert hot.status_code == 200
+    _same_answer(hot, drf)
+
+
+@pytest.mark.parametrize("accept", OTHER_ACCEPTS)
+def test_another_accept_of_the_profile_is_negotiated_by_drf(accept: str) -> None:
+    user = UserFactory()
+    headers = {"HTTP_AUTHORIZATION": _bearer(user), **_accept(OTHER_ACCEPTS[accept])}
+
+    with DrfCalls() as drf_calls:
+        declined = _client().get("/auth/me", **headers)
+    assert drf_calls.count == 1
+    with _by_drf(api.MeApi):
+        drf = _client().get("/auth/me", **headers)
+
+    _same_answer(declined, drf)
+    if accept in ("html", "xml"):
+        assert declined.status_code == 406 and declined.json()["code"] == "not_acceptable"
+
+
+@pytest.mark.parametrize("query", ["?format=json", "?format=html"])
+def test_a_format_in_the_query_is_negotiated_by_drf(query: str) -> None:
+    user = UserFactory()
+
+    with DrfCalls() as drf_calls:
+        response = _client().get(f"/auth/me{query}", HTTP_AUTHORIZATION=_bearer(user))
+
+    assert drf_calls.count == 1
+    assert response.status_code == (200 if query.endswith("json") else 404)
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json; indent=2"])
+def test_another_accept_of_the_refresh_is_negotiated_by_drf(user: User, accept: str) -> None:
+    with DrfCalls() as drf_calls:
+        declined = _refresh({"refreshToken": _refresh_token(user)}, HTTP_ACCEPT=accept)
+    assert drf_calls.count == 1
+    assert declined.status_code == (406 if accept == "text/html" else 200)
+    if accept == "text/html":
+        with _by_drf(api.RefreshApi):
+            _same_answer(declined, _refresh({"refreshToken": _refresh_token(user)}, HTTP_ACCEPT=accept))
+
+
+def test_the_hot_views_have_only_the_checks_their_hot_answers_apply() -> None:
+    for view in (api.MeApi, api.RefreshApi):
+        assert list(view.throttle_classes) == []
+        assert tuple(view.permission_classes) == view.hot_permission_classes
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"throttle_classes": [AnonRateThrottle], "permission_classes": [], "hot_permission_classes": ()},
+        {"permission_classes": [IsAdminUser]},
+        {"permission_classes": [AllowAny], "hot_permission_classes": (IsAuthenticated,)},
+    ],
+    ids=["a throttle", "a permission", "permissions it does not check"],
+)
+def test_a_hot_view_with_a_check_its_hot_answer_skips_fails_at_import(attributes: dict[str, Any]) -> None:
+    with pytest.raises(ImproperlyConfigured, match="hot path"):
+        type("Hot", (api.HotPathApi,), {"hot_method": "GET", **attributes})

@@ -295,3 +295,27 @@ def test_a_hot_request_served_without_the_chain_is_one_query(user: User, route: 
 
     assert served.chain_calls == 1
     assert len(queries) == 1
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml"])
+def test_an_accept_drf_refuses_is_answered_by_the_chain_with_406(accept: str) -> None:
+    served = Served()
+    user = UserFactory()
+    _me(served, user)
+
+    answer = _me(served, user, HTTP_ACCEPT=accept)
+
+    assert served.chain_calls == 2
+    assert answer.status == 406 and answer.json()["code"] == "not_acceptable"
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/json"])
+def test_a_json_accept_is_served_without_the_chain(accept: str) -> None:
+    served = Served()
+    user = UserFactory()
+    _me(served, user)
+
+    answer = _me(served, user, HTTP_ACCEPT=accept)
+
+    assert served.chain_calls == 1
+    assert answer.status == 200 and "email" in answer.json()
