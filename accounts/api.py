@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from otp.methods import METHOD_CHOICES
 
 from . import hot_path, services
+from .api_headers import NoStoreApi
 from .api_schema import OTP_HEADER, error_responses
 from .client import client_from
 from .errors import ErrorCode
@@ -72,7 +73,7 @@ class DetailSerializer(serializers.Serializer):
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
-class LoginApi(APIView):
+class LoginApi(NoStoreApi, APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
@@ -142,7 +143,7 @@ class LoginApi(APIView):
         return Response(body)
 
 
-class RefreshApi(HotPathApi):
+class RefreshApi(NoStoreApi, HotPathApi):
     """Refresh; its POST takes the hot path (accounts/hot_path.py) when the body is in order."""
 
     authentication_classes: list = []

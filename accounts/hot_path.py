@@ -50,6 +50,7 @@ from config.api_handler import api_middleware, request_language
 from config.middleware import request_observe
 
 from .api_errors import error_headers, service_error_of
+from .api_headers import NoStoreApi, no_store
 from .authentication import IdTokenAuthentication
 from .errors import ServiceError
 from .renderers import JSONRenderer
@@ -116,6 +117,8 @@ class HotPathApi(APIView):
             JSONRenderer().render(body), status=status, content_type=JSON_MEDIA_TYPE, headers=headers
         )
         response["Allow"] = ", ".join(self.allowed_methods)
+        if isinstance(self, NoStoreApi):
+            no_store(response)
         response.hot_path_answer = True  # for HotPathApplication, which learns the chain's headers from it
         return response
 

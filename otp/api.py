@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import otp_header
+from accounts.api_headers import NoStoreApi
 from accounts.api_schema import OTP_HEADER, error_responses
 from accounts.client import client_from
 from accounts.errors import ErrorCode
@@ -77,7 +78,7 @@ class TotpEnrolmentSerializer(ProfileSerializer):
     )
 
 
-class TotpMethodApi(APIView):
+class TotpMethodApi(NoStoreApi, APIView):
     @extend_schema(
         operation_id="otp_methods_totp_create",
         request=None,
@@ -93,9 +94,7 @@ class TotpMethodApi(APIView):
         )
         body = ProfileSerializer(enrolment.user).data
         body.update(secret=enrolment.secret, otpauthUri=enrolment.otpauth_uri)
-        response = Response(body)
-        response["Cache-Control"] = "no-store"
-        return response
+        return Response(body)
 
     @extend_schema(
         operation_id="otp_methods_totp_delete",
@@ -112,7 +111,7 @@ class TotpMethodApi(APIView):
         return Response(ProfileSerializer(user).data)
 
 
-class RecoveryCodesApi(APIView):
+class RecoveryCodesApi(NoStoreApi, APIView):
     class OutputSerializer(serializers.Serializer):
         codes = serializers.ListField(child=serializers.CharField(), min_length=10, max_length=10)
 
@@ -131,9 +130,7 @@ class RecoveryCodesApi(APIView):
         codes = services.recovery_codes_generate(
             user=request.user, otp=otp_header(request), client=client_from(request)
         )
-        response = Response({"codes": codes})
-        response["Cache-Control"] = "no-store"
-        return response
+        return Response({"codes": codes})
 
 
 class CodeApi(APIView):

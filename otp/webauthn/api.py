@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import TokensSerializer, WebAuthnAssertionSerializer, otp_header
+from accounts.api_headers import NoStoreApi
 from accounts.api_schema import OTP_HEADER, error_responses
 from accounts.client import client_from
 from accounts.errors import ErrorCode
@@ -141,7 +142,7 @@ class WebAuthnLoginOptionsApi(APIView):
         return Response(ceremony_body(services.passwordless_options_generate()))
 
 
-class WebAuthnLoginApi(APIView):
+class WebAuthnLoginApi(NoStoreApi, APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
@@ -174,7 +175,7 @@ class WebAuthnStepUpOptionsApi(APIView):
         return Response(ceremony_body(services.step_up_options_generate(user=request.user)))
 
 
-class WebAuthnStepUpApi(APIView):
+class WebAuthnStepUpApi(NoStoreApi, APIView):
     class OutputSerializer(serializers.Serializer):
         stepUpToken = serializers.CharField(help_text="Send it as `x-otp` for one sensitive change.")
         validUntil = serializers.DateTimeField()
@@ -193,6 +194,4 @@ class WebAuthnStepUpApi(APIView):
             credential=data.validated_data["credential"],
             client=client_from(request),
         )
-        response = Response({"stepUpToken": token.token, "validUntil": token.valid_until})
-        response["Cache-Control"] = "no-store"
-        return response
+        return Response({"stepUpToken": token.token, "validUntil": token.valid_until})

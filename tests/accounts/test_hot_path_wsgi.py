@@ -166,6 +166,7 @@ def test_the_refresh_served_without_the_chain_is_the_chains(user: User) -> None:
         "content-length": ""
     } == through_chain.comparable_headers() | {"content-length": ""}
     assert IdToken(without_chain.json()["idToken"])["sub"] == str(user.pk)
+    assert without_chain.headers["cache-control"] == "no-store"
 
 
 def test_a_refused_refresh_without_the_chain_is_the_chains_error(user: User) -> None:
