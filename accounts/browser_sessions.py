@@ -1,5 +1,11 @@
 """Browser sessions: the session row of a page login, kept current by a middleware at most once a minute.
 
+The row knows the Django session key, so that ending it deletes the Django session and the
+browser is logged out at its very next request. Every change of the key tells the row at
+once (`browser_session_key_cycle`, and the login's `browser_session_start`); a change made
+anywhere else is seen by the middleware at the next request, which compares the key with the
+one the row was last told (kept in the session: no query while the key stays the same).
+
 Also the trusted-device cookie of the pages: HttpOnly, SameSite=Lax, Secure when the
 session cookie is (production), read at the next page login.
 """
@@ -17,7 +23,7 @@ from .client import client_from
 from .models import User, UserSession
 from .sessions import session_end_quietly, session_id_parse, session_start
 
-# In the Django session: the id of its row and when the row was last stamped.
+# In the Django session: the id of its row, when the row was last stamped and the key it knows.
 BROWSER_SESSION_KEY = "account_session"
 
 
@@ -45,7 +51,11 @@ def browser_session_start(request: HttpRequest, user: User, *, amr: list[str]) -
         expires_at=request.session.get_expiry_date(),
         session_key=request.session.session_key,
     )
-    request.session[BROWSER_SESSION_KEY] = {"id": str(session.pk), "touched": timezone.now().timestamp()}
+    request.session[BROWSER_SESSION_KEY] = {
+        "id": str(session.pk),
+        "touched": timezone.now().timestamp(),
+        "key": request.session.session_key,
+    }
     return session
 
 
@@ -61,8 +71,18 @@ def browser_session_touch(request: HttpRequest) -> bool:
     touched = UserSession.objects.filter(
         pk=session_id_parse(marker["id"]), ended_at__isnull=True, expires_at__gt=now
     ).update(last_used_at=now, ip=client_from(request).ip, session_key=request.session.session_key or "")
-    request.session[BROWSER_SESSION_KEY] = {**marker, "touched": now.timestamp()}
+    request.session[BROWSER_SESSION_KEY] = {
+        **marker,
+        "touched": now.timestamp(),
+        "key": request.session.session_key,
+    }
     return bool(touched)
+
+
+def browser_session_key_cycle(request: HttpRequest) -> bool:
+    """A fresh Django session key for this browser, its row told at once; False if the row has ended."""
+    request.session.cycle_key()
+    return browser_session_touch(request)
 
 
 def trusted_device_cookie(request: HttpRequest) -> str | None:
@@ -81,7 +101,8 @@ def trusted_device_cookie_set(response: HttpResponse, token: str) -> None:
 
 
 class BrowserSessionMiddleware:
-    """After AuthenticationMiddleware: stamps the browser's session row at most once a minute.
+    """After AuthenticationMiddleware: stamps the browser's session row at most once a minute,
+    and at once when the session key is not the one the row knows.
 
     A row found ended (signed out from elsewhere while this Django session survived, e.g.
     under a key changed since) logs this browser out.
@@ -100,7 +121,11 @@ class BrowserSessionMiddleware:
         marker = request.session.get(BROWSER_SESSION_KEY)
         if marker is None or not request.user.is_authenticated:
             return
-        if timezone.now().timestamp() - marker["touched"] < settings.BROWSER_SESSION_TOUCH_SECONDS:
+        key_known = marker.get("key") == request.session.session_key
+        if (
+            key_known
+            and timezone.now().timestamp() - marker["touched"] < settings.BROWSER_SESSION_TOUCH_SECONDS
+        ):
             return
         if not browser_session_touch(request):
             auth_logout(request)

@@ -38,6 +38,7 @@ from otp.services import Channel, CodeSent, Method
 from . import selectors, services
 from .browser_sessions import (
     browser_session_current_id,
+    browser_session_key_cycle,
     browser_session_start,
     browser_session_touch,
     trusted_device_cookie,
@@ -90,8 +91,14 @@ def code_sent_text(sent: CodeSent, destination: str) -> str:
 
 
 def pending_login_start(request: HttpRequest, user: User, *, next_url: str) -> None:
-    """The password step passed: remember who is half logged in, under a fresh session key."""
-    request.session.cycle_key()
+    """The password step passed (or a session must be verified again): remember who is half
+    logged in, under a fresh session key that the browser's session row follows.
+
+    A logged-in session whose row has ended meanwhile is logged out instead: nothing to verify.
+    """
+    if not browser_session_key_cycle(request):
+        auth_logout(request)
+        return
     request.session[PENDING_LOGIN_SESSION_KEY] = {
         "user": user.pk,
         "started": timezone.now().timestamp(),

@@ -291,3 +291,69 @@ def test_a_foreign_cookie_is_ignored(totp_user: tuple[User, pyotp.TOTP]) -> None
     client.cookies[settings.TRUSTED_DEVICE_COOKIE_NAME] = foreign
     response = client.post("/account/login/", {"email": user.email, "password": DEFAULT_PASSWORD})
     assert response["Location"] == "/account/login/code/"
+
+
+# --- the session key the row knows ---------------------------------------------------------------
+
+
+def _trusted_browser_login(user: User, authenticator: pyotp.TOTP) -> Client:
+    client = browser()
+    page_login(client, user, authenticator.now(), trust=True)
+    client.post("/account/logout/")
+    client.post("/account/login/", {"email": user.email, "password": DEFAULT_PASSWORD})
+    return client
+
+
+def test_the_row_follows_the_key_a_page_needing_a_verified_session_cycles(
+    totp_user: tuple[User, pyotp.TOTP],
+) -> None:
+    user, authenticator = totp_user
+    client = _trusted_browser_login(user, authenticator)
+    key_before = client.session.session_key
+
+    assert client.get("/account/totp/remove/")["Location"] == "/account/login/code/"
+
+    assert client.session.session_key != key_before
+    assert session_row(client).session_key == client.session.session_key
+
+
+def test_a_session_ended_after_its_key_changed_is_logged_out_at_the_next_request(
+    totp_user: tuple[User, pyotp.TOTP],
+) -> None:
+    """The probe's case: within the minute between stamps, the ended browser could still act."""
+    user, authenticator = totp_user
+    client = _trusted_browser_login(user, authenticator)
+    client.get("/account/totp/remove/")
+    row = session_row(client)
+
+    assert authenticate(APIClient(), user).delete(f"/auth/sessions/{row.pk}").status_code == 204
+
+    assert client.get("/account/")["Location"].startswith("/account/login/")
+    ended_others = client.post(f"/account/sessions/{row.pk}/end/")
+    assert ended_others.status_code == 302 and "/account/login/" in ended_others["Location"]
+
+
+def test_a_session_ended_under_a_key_the_row_missed_is_logged_out_at_the_next_request(user: User) -> None:
+    """Whatever changed the key without telling the row: the middleware sees the new key at once."""
+    client = browser()
+    page_login(client, user)
+    session = client.session
+    session.cycle_key()
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    UserSession.objects.filter(pk=session_row(client).pk).update(ended_at=timezone.now())
+
+    assert client.get("/account/")["Location"].startswith("/account/login/")
+
+
+def test_a_live_session_costs_no_query_of_its_row_between_stamps(user: User) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = browser()
+    page_login(client, user)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/account/password/").status_code == 200  # a page that lists no session
+
+    assert not [query for query in queries if "accounts_usersession" in query["sql"]]
