@@ -96,16 +96,25 @@ def login_attempt_reserve(*, email: str, ip: str | None) -> None:
     The attempt is counted against the email first (see `_attempt_reserve`); the per-IP
     budget counts failures only, so many users behind one address are not refused.
     """
-    if ip:
-        key, window_end = _ip_key(ip, time.time())
-        if (cache.get(key) or 0) >= settings.LOGIN_IP_MAX_FAILURES:
-            raise ServiceError(ErrorCode.LOGIN_THROTTLED, retry_after=window_end - time.time())
+    login_ip_budget_check(ip=ip)
     count_key, last_key = _email_keys(email)
     wait = _attempt_reserve(
         count_key, last_key, free=settings.LOGIN_FAILURES_BEFORE_DELAY, cap=settings.LOGIN_DELAY_MAX_SECONDS
     )
     if wait > 0:
         raise ServiceError(ErrorCode.LOGIN_THROTTLED, retry_after=wait)
+
+
+def login_ip_budget_check(*, ip: str | None) -> None:
+    """Refuse, with the wait, a login from an IP whose failed logins of this window reached the limit.
+
+    The budget of every way to log in without an account to count on: passwords, and passkeys
+    alone (whose failures are no one's until a signature verifies).
+    """
+    if ip:
+        key, window_end = _ip_key(ip, time.time())
+        if (cache.get(key) or 0) >= settings.LOGIN_IP_MAX_FAILURES:
+            raise ServiceError(ErrorCode.LOGIN_THROTTLED, retry_after=window_end - time.time())
 
 
 def login_ip_failure_record(*, ip: str | None) -> None:

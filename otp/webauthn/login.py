@@ -8,6 +8,7 @@ from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_log_and_count
 from accounts.models import SecurityEvent, User
+from accounts.throttles import login_ip_budget_check, login_ip_failure_record
 from accounts.tokens import IssuedTokens, tokens_for_login
 from otp.services import Method
 
@@ -16,30 +17,47 @@ from .challenges import Purpose, challenge_consume
 from .models import WebAuthnDevice
 
 
+def _passwordless_failure(*, client: Client) -> ServiceError:
+    """An assertion that names no passkey or does not verify: no one's failure but the IP's."""
+    login_ip_failure_record(ip=client.ip)
+    security_event_log_and_count(
+        type=SecurityEvent.Type.LOGIN_FAILED, user_id=None, client=client, details={"factor": "webauthn"}
+    )
+    return ServiceError(ErrorCode.WEBAUTHN_INVALID)
+
+
 def passwordless_login_verify(*, challenge_id: str, credential: object, client: Client) -> User:
     """The user whose discoverable passkey signed the login challenge, if the account may log in.
 
-    An unknown credential answers as a bad signature does; a known one is counted on its account.
+    The signature is checked first, before anything of the account is read: anyone can send a
+    known credential id, so an assertion that does not verify (or whose `userHandle` is not the
+    passkey owner's) is refused exactly as an unknown credential is, counted on the IP only,
+    and reveals nothing of the account. Once it verifies, the account's rules apply (its lock,
+    delay and status, the counter of a cloned authenticator counted on it).
     """
+    login_ip_budget_check(ip=client.ip)
     challenge = challenge_consume(challenge_id=challenge_id, purpose=Purpose.LOGIN, user_id=None)
     parsed = services.assertion_parse(credential)
-    owner_id = (
-        WebAuthnDevice.objects.filter(credential_id=parsed.raw_id).values_list("user_id", flat=True).first()
-        if parsed is not None
+    device = services.discoverable_passkey_of(parsed)
+    verified = (
+        services.assertion_signature_verify(device=device, parsed=parsed, challenge=challenge)
+        if device is not None and parsed is not None
         else None
     )
-    if owner_id is None:
-        security_event_log_and_count(
-            type=SecurityEvent.Type.LOGIN_FAILED, user_id=None, client=client, details={"factor": "webauthn"}
+    if device is None or verified is None:
+        raise _passwordless_failure(client=client)
+
+    def counter_kept(locked: User) -> Method | None:
+        locked_device = WebAuthnDevice.objects.select_for_update().filter(pk=device.pk, user=locked).first()
+        if locked_device is None:  # removed meanwhile
+            return None
+        kept = services.sign_count_advance(
+            device=locked_device, user=locked, verified=verified, client=client
         )
-        raise ServiceError(ErrorCode.WEBAUTHN_INVALID)
+        return Method.WEBAUTHN if kept else None
+
     user = services.passkey_attempt_check(
-        user_id=owner_id,
-        client=client,
-        context="login",
-        check=lambda locked: services.assertion_check(
-            user=locked, parsed=parsed, challenge=challenge, client=client
-        ),
+        user_id=device.user_id, client=client, context="login", check=counter_kept
     )
     account_status_check(user)
     return user

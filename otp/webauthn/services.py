@@ -24,6 +24,7 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
+from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.parse_authentication_credential_json import parse_authentication_credential_json
@@ -301,25 +302,34 @@ def assertion_parse(credential: object) -> AuthenticationCredential | None:
         return None
 
 
-def _assertion_verified(
-    *, device: WebAuthnDevice, user: User, parsed: AuthenticationCredential, challenge: bytes, client: Client
-) -> bool:
-    """Check the signature, origin, RP ID, type and UV; then the counter, under the device's lock."""
+def assertion_signature_verify(
+    *, device: WebAuthnDevice, parsed: AuthenticationCredential, challenge: bytes
+) -> VerifiedAuthentication | None:
+    """Check the signature, origin, RP ID, type and UV against `device`'s key; None if any fails.
+
+    Reads and writes nothing: the counter is `sign_count_advance`'s, after the signature, so
+    that only a genuinely signed assertion with a stale counter (a cloned authenticator) is
+    recorded as one.
+    """
     try:
-        verified = verify_authentication_response(
+        return verify_authentication_response(
             credential=parsed,
             expected_challenge=challenge,
             expected_rp_id=rp_id(),
             expected_origin=rp_origins(),
             credential_public_key=bytes(device.public_key),
-            # The counter is checked below, after the signature, so that only a genuinely
-            # signed assertion with a stale counter (a cloned authenticator) is recorded as one.
             credential_current_sign_count=0,
             require_user_verification=True,
         )
     except MALFORMED as error:
         logger.info("Passkey assertion refused: %s", error.__class__.__name__)
-        return False
+        return None
+
+
+def sign_count_advance(
+    *, device: WebAuthnDevice, user: User, verified: VerifiedAuthentication, client: Client
+) -> bool:
+    """On the locked `device` of a verified assertion: keep its counter, or refuse and record a regression."""
     received = verified.new_sign_count
     if (received or device.sign_count) and received <= device.sign_count:
         security_event_record(
@@ -336,6 +346,16 @@ def _assertion_verified(
     return True
 
 
+def _assertion_verified(
+    *, device: WebAuthnDevice, user: User, parsed: AuthenticationCredential, challenge: bytes, client: Client
+) -> bool:
+    """The signature, then the counter, under the device's lock."""
+    verified = assertion_signature_verify(device=device, parsed=parsed, challenge=challenge)
+    return verified is not None and sign_count_advance(
+        device=device, user=user, verified=verified, client=client
+    )
+
+
 def assertion_check(
     *, user: User, parsed: AuthenticationCredential | None, challenge: bytes, client: Client
 ) -> Method | None:
@@ -349,6 +369,25 @@ def assertion_check(
         return None
     ok = _assertion_verified(device=device, user=user, parsed=parsed, challenge=challenge, client=client)
     return Method.WEBAUTHN if ok else None
+
+
+def discoverable_passkey_of(parsed: AuthenticationCredential | None) -> WebAuthnDevice | None:
+    """The passkey a discoverable assertion claims to be from, if its `userHandle` names the passkey's owner.
+
+    Without a list of credentials to pick from, the assertion must say whose it is (WebAuthn
+    L3 §7.2 step 6): a missing or another user's handle finds nothing.
+    """
+    if parsed is None or not parsed.response.user_handle:
+        return None
+    device = WebAuthnDevice.objects.filter(credential_id=parsed.raw_id).first()
+    if device is None:
+        return None
+    owners_handle = (
+        WebAuthnUserHandle.objects.filter(user_id=device.user_id).values_list("handle", flat=True).first()
+    )
+    return (
+        device if owners_handle is not None and bytes(owners_handle) == parsed.response.user_handle else None
+    )
 
 
 def _user_assertion_verify(

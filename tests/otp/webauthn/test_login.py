@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import jwt
 import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.cache import cache
 from django.utils import timezone
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
@@ -49,6 +51,14 @@ def failures_of(user: User) -> int:
     return user.otp_failure_count
 
 
+def ip_failures(client: APIClient) -> int:
+    """The failed logins counted on the client's IP (the test client's REMOTE_ADDR)."""
+    from accounts.throttles import _ip_key
+
+    key, _ = _ip_key(client._credentials.get("REMOTE_ADDR", "127.0.0.1"), time.time())
+    return cache.get(key) or 0
+
+
 # --- passwordless ---------------------------------------------------------------------------
 
 
@@ -86,19 +96,27 @@ def test_a_passkey_alone_logs_in_with_amr_pop_mfa(
         ({"signing_key": ec.generate_private_key(ec.SECP256R1())}, "bad signature"),
     ],
 )
-def test_a_bent_assertion_is_refused_and_counted(
+def test_an_assertion_that_does_not_verify_is_refused_as_an_unknown_one_and_counted_on_the_ip(
     api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator], bend: dict, why: str
 ) -> None:
+    """Anyone can send a known credential id: a forgery must cost its owner nothing (issue 23, 5)."""
     user, authenticator = passkey_user
+    unknown = passwordless(api_client, SoftwareAuthenticator())
 
     response = passwordless(api_client, authenticator, **bend)
 
-    assert response.status_code == 403, why
-    assert response.json() == {"code": "webauthn_invalid", "detail": "The passkey could not be verified."}, (
-        why
-    )
-    assert failures_of(user) == 1, why
-    assert SecurityEvent.objects.filter(user=user, type=SecurityEvent.Type.SECOND_FACTOR_FAILED).count() == 1
+    assert response.status_code == unknown.status_code == 403, why
+    assert (
+        response.json()
+        == unknown.json()
+        == {
+            "code": "webauthn_invalid",
+            "detail": "The passkey could not be verified.",
+        }
+    ), why
+    assert failures_of(user) == 0, why
+    assert not SecurityEvent.objects.filter(user=user).exclude(type=SecurityEvent.Type.FACTOR_ADDED).exists()
+    assert ip_failures(api_client) == 2, why
 
 
 def test_an_unknown_credential_answers_as_a_bad_signature(
@@ -196,15 +214,19 @@ def test_an_authenticator_without_a_counter_keeps_working(api_client: APIClient,
     assert passwordless(api_client, authenticator).status_code == 200
 
 
-def test_a_user_handle_of_another_account_is_refused(
-    api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator]
+@pytest.mark.parametrize("handle", [b"\x00" * 32, None], ids=["another account's", "none"])
+def test_a_user_handle_not_the_owners_is_refused_as_an_unknown_credential(
+    api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator], handle: bytes | None
 ) -> None:
+    """A discoverable credential's assertion must name its user (WebAuthn L3 §7.2 step 6)."""
     user, authenticator = passkey_user
-    authenticator.user_handle = b"\x00" * 32
+    authenticator.user_handle = handle
 
     response = passwordless(api_client, authenticator)
 
-    assert response.status_code == 403 and failures_of(user) == 1
+    assert response.status_code == 403 and response.json()["code"] == "webauthn_invalid"
+    assert failures_of(user) == 0
+    assert WebAuthnDevice.objects.get(user=user).sign_count == 0, "nothing of the passkey changed"
 
 
 @pytest.mark.parametrize(("status", "code"), [("BLOCKED", "account_blocked"), ("LOCKED", "account_locked")])
@@ -219,33 +241,50 @@ def test_blocked_and_locked_accounts_are_refused(
     assert response.status_code == 403 and response.json()["code"] == code
 
 
-def test_wrong_passkeys_lock_the_account_like_wrong_codes(
+def test_forged_assertions_neither_lock_nor_delay_the_account(
     api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator], settings: Any
 ) -> None:
     user, authenticator = passkey_user
-    settings.OTP_FAILURES_BEFORE_DELAY = 100
     settings.OTP_FAILURES_BEFORE_LOCK = 3
-    for _ in range(3):
-        passwordless(api_client, authenticator, user_verified=False)
+    forger = SoftwareAuthenticator()
+    forger.credential_id, forger.user_handle = authenticator.credential_id, authenticator.user_handle
+    for _ in range(5):
+        assert passwordless(APIClient(REMOTE_ADDR="198.51.100.7"), forger).status_code == 403
 
     response = passwordless(api_client, authenticator)
 
-    assert response.status_code == 403 and response.json()["code"] == "account_locked"
+    assert response.status_code == 200, response.json()
     user.refresh_from_db()
-    assert user.status == User.Status.LOCKED
+    assert user.status == User.Status.ACTIVE and user.otp_failure_count == 0
 
 
-def test_wrong_passkeys_are_throttled(
-    api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator]
+def test_failed_passkey_logins_are_throttled_per_ip(
+    api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator], settings: Any
 ) -> None:
+    settings.LOGIN_IP_MAX_FAILURES = 3
     _, authenticator = passkey_user
+    attacker = APIClient(REMOTE_ADDR="198.51.100.8")
     for _ in range(3):
-        passwordless(api_client, authenticator, user_verified=False)
+        passwordless(attacker, authenticator, user_verified=False)
 
-    response = passwordless(api_client, authenticator)
+    refused = passwordless(attacker, authenticator)
 
-    assert response.status_code == 429 and response.json()["code"] == "otp_throttled"
-    assert "Retry-After" in response
+    assert refused.status_code == 429 and refused.json()["code"] == "login_throttled"
+    assert "Retry-After" in refused
+    assert passwordless(api_client, authenticator).status_code == 200, "another IP logs in"
+
+
+@pytest.mark.parametrize("status", ["BLOCKED", "LOCKED"])
+def test_a_forged_assertion_reveals_nothing_of_the_account(
+    api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator], status: str
+) -> None:
+    user, authenticator = passkey_user
+    User.objects.filter(pk=user.pk).update(status=status, locked_until=None)
+
+    forged = passwordless(api_client, authenticator, signing_key=ec.generate_private_key(ec.SECP256R1()))
+
+    assert forged.status_code == 403
+    assert forged.json() == passwordless(api_client, SoftwareAuthenticator()).json()
 
 
 # --- second factor after a password ---------------------------------------------------------
