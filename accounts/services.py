@@ -71,28 +71,38 @@ def password_validate(*, password: str, user: User, field: str) -> None:
 def user_register(*, email: str, password: str, client: Client) -> None:
     """Create the account and email a verification code; for a taken email, tell its owner.
 
-    Both paths validate, hash and send one email, so the answer and its timing do not
-    say whether the email was known.
+    Before the answer, both paths do the same work: validate and hash the password. Whether
+    the email is taken is looked up after the answer, with what differs (the account, or the
+    owner's notice), so neither the answer nor its time says whether the email was known.
     """
     email = email_normalize(email)
     password_validate(password=password, user=User(email=email), field="password")
+    encoded_password = make_password(password)
+    work_in_background(
+        lambda: _user_create_or_owner_notify(email=email, encoded_password=encoded_password, client=client)
+    )
+
+
+def _user_create_or_owner_notify(*, email: str, encoded_password: str, client: Client) -> None:
+    """After the sign-up's answer: a new email's account and code, or a taken email's notice."""
     owner_language = User.objects.filter(email=email).values_list("language", flat=True).first()
     if owner_language is None:
         try:
             with transaction.atomic():
                 user = User.objects.create_user(
                     email,
-                    password,
+                    None,
                     last_login_device=client.user_agent,
                     language=client.language or settings.LANGUAGE_CODE,
                 )
+                user.password = encoded_password  # hashed before the answer, as for a taken email
+                user.save(update_fields=["password"])
                 security_event_record(user=user, type=EventType.SIGNED_UP, client=client)
                 otp_services.email_verification_code_send(user=user)
             return
         except IntegrityError:
-            # Registered concurrently: answer as for a taken email.
+            # Registered concurrently: as for a taken email.
             owner_language = client.language or settings.LANGUAGE_CODE
-    make_password(password)
     _signup_attempt_notify(email=email, language=owner_language)
 
 

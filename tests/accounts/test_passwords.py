@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argon2
 import pytest
-from django.contrib.auth.hashers import get_hasher, make_password
+from django.contrib.auth.hashers import get_hasher
 from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.client import Client
 from accounts.hashers import Argon2idPasswordHasher
+from accounts.models import User
 from config.settings import base
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -58,23 +59,20 @@ def test_login_hashes_once_whether_or_not_the_email_exists(monkeypatch) -> None:
 @pytest.mark.django_db
 def test_register_hashes_once_for_a_new_and_a_taken_email(monkeypatch) -> None:
     taken = UserFactory()
+    hasher = get_hasher()
     calls: list[str] = []
+    original_encode = type(hasher).encode
     monkeypatch.setattr(
-        services, "make_password", lambda password: calls.append("hash") or make_password(password)
-    )
-    from accounts import models
-
-    original_set_password = models.User.set_password
-    monkeypatch.setattr(
-        models.User,
-        "set_password",
-        lambda self, raw: calls.append("hash") or original_set_password(self, raw),
+        type(hasher),
+        "encode",
+        lambda self, *args, **kwargs: calls.append("hash") or original_encode(self, *args, **kwargs),
     )
 
     for email in ("new@example.com", taken.email):
         calls.clear()
         services.user_register(email=email, password=DEFAULT_PASSWORD, client=Client())
         assert calls == ["hash"], email
+    assert User.objects.get(email="new@example.com").check_password(DEFAULT_PASSWORD)
 
 
 def test_a_process_hashes_one_password_at_a_time(monkeypatch) -> None:
