@@ -12,8 +12,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from .errors import ErrorCode, ServiceError
-from .models import User
+from accounts.errors import ErrorCode, ServiceError
+from accounts.models import User
 
 
 def account_refusal(user: User, now: datetime | None = None) -> ServiceError | None:

@@ -32,17 +32,16 @@ from django.utils.html import format_html
 from django_otp.admin import OTPAdminSite
 from django_otp.plugins.otp_static.models import StaticToken
 
+from accounts import services, support
+from accounts.account_state import account_may_authenticate
+from accounts.admin_sessions import TrustedDeviceInline, UserSessionInline
+from accounts.client import client_from
+from accounts.errors import ErrorCode, ServiceError
+from accounts.models import MfaResetRequest, SecurityEvent, User
+from accounts.selectors import second_factor_device
 from otp import services as otp_services
 from otp.admin import PasskeyInline, RecoveryCodesInline, SmsDeviceInline, TotpDeviceInline
 from otp.phone_numbers import phone_search_forms
-
-from . import services, support
-from .account_state import account_may_authenticate
-from .admin_sessions import TrustedDeviceInline, UserSessionInline
-from .client import client_from
-from .errors import ErrorCode, ServiceError
-from .models import MfaResetRequest, SecurityEvent, User
-from .selectors import second_factor_device
 
 # --- the site: a second factor for staff ----------------------------------------------------
 

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .models import TrustedDevice, User, UserSession
+from accounts.models import TrustedDevice, User, UserSession
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -17,18 +17,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import hot_path, services
+from accounts.api_schema import OTP_HEADER, error_responses
+from accounts.client import client_from
+from accounts.errors import ErrorCode
+from accounts.hot_path import HotPathApi
+from accounts.input_limits import EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
+from accounts.mfa_resets import mfa_reset_apply_if_due
+from accounts.serializers import ProfileSerializer, profile_of
+from accounts.signing_keys import key_set
+from accounts.throttles import PasswordResetRateThrottle, RegisterRateThrottle
 from otp.methods import METHOD_CHOICES
-
-from . import hot_path, services
-from .api_schema import OTP_HEADER, error_responses
-from .client import client_from
-from .errors import ErrorCode
-from .hot_path import HotPathApi
-from .input_limits import EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
-from .mfa_resets import mfa_reset_apply_if_due
-from .serializers import ProfileSerializer, profile_of
-from .signing_keys import key_set
-from .throttles import PasswordResetRateThrottle, RegisterRateThrottle
 
 REFRESH_TOKEN_MAX_LENGTH = 4096
 

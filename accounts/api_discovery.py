@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .discovery import openid_configuration
+from accounts.discovery import openid_configuration
 
 
 class OpenIdConfigurationApi(APIView):

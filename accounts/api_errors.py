@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from .errors import ErrorCode, ServiceError
+from accounts.errors import ErrorCode, ServiceError
 
 logger = logging.getLogger(__name__)
 

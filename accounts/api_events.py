@@ -8,10 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors
-from .api_schema import error_responses
-from .errors import ErrorCode
-from .models import SecurityEvent
+from accounts import selectors
+from accounts.api_schema import error_responses
+from accounts.errors import ErrorCode
+from accounts.models import SecurityEvent
 
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100

@@ -8,11 +8,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .api import otp_header
-from .api_schema import OTP_HEADER, error_responses
-from .client import client_from
-from .errors import ErrorCode
-from .mfa_resets import mfa_reset_cancel
+from accounts.api import otp_header
+from accounts.api_schema import OTP_HEADER, error_responses
+from accounts.client import client_from
+from accounts.errors import ErrorCode
+from accounts.mfa_resets import mfa_reset_cancel
 
 
 class MfaResetCancelApi(APIView):

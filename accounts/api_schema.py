@@ -12,9 +12,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from accounts.errors import ERROR_CATALOGUE, ErrorCode
 from otp.methods import METHOD_CHOICES
-
-from .errors import ERROR_CATALOGUE, ErrorCode
 
 OTP_HEADER = OpenApiParameter(
     name="x-otp",

@@ -11,11 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import sessions, trusted_devices
-from .api_schema import error_responses
-from .client import client_from
-from .errors import ErrorCode
-from .models import TrustedDevice, UserSession
+from accounts import sessions, trusted_devices
+from accounts.api_schema import error_responses
+from accounts.client import client_from
+from accounts.errors import ErrorCode
+from accounts.models import TrustedDevice, UserSession
 
 
 def _id_parameter(name: str) -> OpenApiParameter:

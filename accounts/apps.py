@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from . import api_schema  # noqa: F401  (registers the OpenAPI bearer scheme)
+        from accounts import api_schema  # noqa: F401  (registers the OpenAPI bearer scheme)

@@ -7,10 +7,10 @@ from typing import Any
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
-from .account_state import account_may_authenticate
-from .hot_queries import bearer_user_read
-from .models import User
-from .sessions import session_id_parse
+from accounts.account_state import account_may_authenticate
+from accounts.hot_queries import bearer_user_read
+from accounts.models import User
+from accounts.sessions import session_id_parse
 
 
 def _user_with_session_state(user_id: object, session_id: object) -> tuple[User, bool] | None:

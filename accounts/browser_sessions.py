@@ -13,9 +13,9 @@ from django.contrib.auth import logout as auth_logout
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from .client import client_from
-from .models import User, UserSession
-from .sessions import session_end_quietly, session_id_parse, session_start
+from accounts.client import client_from
+from accounts.models import User, UserSession
+from accounts.sessions import session_end_quietly, session_id_parse, session_start
 
 # In the Django session: the id of its row and when the row was last stamped.
 BROWSER_SESSION_KEY = "account_session"

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from .signing_keys import key_set
+from accounts.signing_keys import key_set
 
 # What an idToken carries (accounts/tokens.py); `token_type` and `gen` are for this service only.
 CLAIMS_SUPPORTED = ["sub", "iss", "aud", "exp", "iat", "jti", "email", "email_verified", "amr", "sid"]

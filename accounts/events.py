@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from accounts.client import Client
+from accounts.models import SecurityEvent, User
 from config.metrics import security_event_count
-
-from .client import Client
-from .models import SecurityEvent, User
 
 security_logger = logging.getLogger("accounts.security")
 

@@ -11,11 +11,10 @@ from django.urls import reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.errors import ErrorCode, ServiceError
+from accounts.input_limits import CODE_MAX_LENGTH, EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
+from accounts.models import User
 from otp.services import Method
-
-from .errors import ErrorCode, ServiceError
-from .input_limits import CODE_MAX_LENGTH, EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
-from .models import User
 
 
 def wait_text(seconds: int) -> str:

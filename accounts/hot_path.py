@@ -41,13 +41,12 @@ from django.utils import translation
 from rest_framework.exceptions import APIException
 from rest_framework.views import APIView
 
+from accounts.api_errors import error_headers, service_error_of
+from accounts.authentication import IdTokenAuthentication
+from accounts.errors import ServiceError
+from accounts.renderers import JSONRenderer
 from config.api_handler import api_middleware, request_language
 from config.middleware import request_observe
-
-from .api_errors import error_headers, service_error_of
-from .authentication import IdTokenAuthentication
-from .errors import ServiceError
-from .renderers import JSONRenderer
 
 # A refresh body is one token of well under 1 KB; anything larger is DRF's to judge.
 REFRESH_BODY_MAX_BYTES = 8 * 1024

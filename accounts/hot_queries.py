@@ -26,9 +26,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.utils import timezone
 
+from accounts.models import RevokedToken, User, UserSession
 from otp.models import SmsDevice
-
-from .models import RevokedToken, User, UserSession
 
 Converter = Callable[[Any, Any, Any], Any]
 

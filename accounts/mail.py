@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from .errors import ErrorCode, ServiceError
+from accounts.errors import ErrorCode, ServiceError
 
 logger = logging.getLogger(__name__)
 

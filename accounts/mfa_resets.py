@@ -20,14 +20,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import notifications
+from accounts import services as account_services
+from accounts.client import Client
+from accounts.errors import ErrorCode, ServiceError
+from accounts.events import security_event_record
+from accounts.models import MfaResetRequest, SecurityEvent, User
 from otp import services as otp_services
-
-from . import notifications
-from . import services as account_services
-from .client import Client
-from .errors import ErrorCode, ServiceError
-from .events import security_event_record
-from .models import MfaResetRequest, SecurityEvent, User
 
 EventType = SecurityEvent.Type
 Actor = SecurityEvent.Actor

@@ -15,9 +15,9 @@ from typing import Any
 
 from django.db import transaction
 
-from .background import work_in_background
-from .mail import email_send
-from .models import User
+from accounts.background import work_in_background
+from accounts.mail import email_send
+from accounts.models import User
 
 logger = logging.getLogger(__name__)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from django.urls import path
 from django.views.generic import RedirectView
 
+from accounts import session_views, views, views_mfa_reset
 from otp import views as factor_views
 from otp.webauthn import views as passkey_views
-
-from . import session_views, views, views_mfa_reset
 
 app_name = "account"
 

@@ -9,9 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from accounts.models import User
 from otp.phone_numbers import phone_obfuscate
-
-from .models import User
 
 
 def email_obfuscate(email: str) -> str:

@@ -21,21 +21,18 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework_simplejwt.exceptions import TokenError
 
-from otp import services as otp_services
-from otp.webauthn import services as webauthn_services
-
-from . import mfa_resets, notifications
-from .account_state import account_may_authenticate, account_status_check
-from .background import work_in_background
-from .client import Client
-from .errors import ErrorCode, ServiceError
-from .events import security_event_log_and_count, security_event_record
-from .hot_queries import refresh_owner_read_and_touch
-from .mail import email_send
-from .models import RevokedToken, SecurityEvent, User, email_normalize
-from .sessions import api_session_end_quietly, session_id_parse, sessions_end_all
-from .throttles import login_attempt_reserve, login_failures_forget, login_ip_failure_record
-from .tokens import (
+from accounts import mfa_resets, notifications
+from accounts.account_state import account_may_authenticate, account_status_check
+from accounts.background import work_in_background
+from accounts.client import Client
+from accounts.errors import ErrorCode, ServiceError
+from accounts.events import security_event_log_and_count, security_event_record
+from accounts.hot_queries import refresh_owner_read_and_touch
+from accounts.mail import email_send
+from accounts.models import RevokedToken, SecurityEvent, User, email_normalize
+from accounts.sessions import api_session_end_quietly, session_id_parse, sessions_end_all
+from accounts.throttles import login_attempt_reserve, login_failures_forget, login_ip_failure_record
+from accounts.tokens import (
     AMR_PASSKEY,
     AMR_PASSWORD,
     AMR_PASSWORD_AND_OTP,
@@ -47,7 +44,9 @@ from .tokens import (
     refresh_token_for,
     tokens_for_login,
 )
-from .trusted_devices import trusted_device_create, trusted_device_use, trusted_devices_revoke_all
+from accounts.trusted_devices import trusted_device_create, trusted_device_use, trusted_devices_revoke_all
+from otp import services as otp_services
+from otp.webauthn import services as webauthn_services
 
 EventType = SecurityEvent.Type
 

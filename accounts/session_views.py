@@ -10,12 +10,12 @@ from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
 
-from . import sessions, trusted_devices
-from .browser_sessions import browser_session_current_id
-from .client import client_from
-from .errors import ServiceError
-from .forms import refusal_text
-from .views import account_session_required
+from accounts import sessions, trusted_devices
+from accounts.browser_sessions import browser_session_current_id
+from accounts.client import client_from
+from accounts.errors import ServiceError
+from accounts.forms import refusal_text
+from accounts.views import account_session_required
 
 
 @method_decorator([never_cache, account_session_required], name="dispatch")

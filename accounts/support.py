@@ -14,15 +14,14 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts import mfa_resets, notifications
+from accounts.client import Client
+from accounts.errors import ErrorCode, ServiceError
+from accounts.events import security_event_record
+from accounts.models import MfaResetRequest, SecurityEvent, User
+from accounts.services import tokens_revoke_all
+from accounts.throttles import login_failures_forget
 from otp import services as otp_services
-
-from . import mfa_resets, notifications
-from .client import Client
-from .errors import ErrorCode, ServiceError
-from .events import security_event_record
-from .models import MfaResetRequest, SecurityEvent, User
-from .services import tokens_revoke_all
-from .throttles import login_failures_forget
 
 EventType = SecurityEvent.Type
 NO_CLIENT = Client()

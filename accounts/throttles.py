@@ -17,9 +17,8 @@ from django.core.cache import cache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.errors import ErrorCode, ServiceError
 from config.cache import cache_step_atomic
-
-from .errors import ErrorCode, ServiceError
 
 
 def _email_keys(email: str) -> tuple[str, str]:

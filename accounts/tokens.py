@@ -18,10 +18,10 @@ from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 from rest_framework_simplejwt.settings import api_settings
 
-from .client import Client
-from .models import User, UserSession
-from .sessions import session_start
-from .signing_keys import key_set
+from accounts.client import Client
+from accounts.models import User, UserSession
+from accounts.sessions import session_start
+from accounts.signing_keys import key_set
 
 # Headers that would let a token name its own verification key (RFC 8725 §3.1).
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})

@@ -17,11 +17,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .client import Client
-from .devices import device_label
-from .errors import ErrorCode, ServiceError
-from .events import security_event_record
-from .models import SecurityEvent, TrustedDevice, User
+from accounts.client import Client
+from accounts.devices import device_label
+from accounts.errors import ErrorCode, ServiceError
+from accounts.events import security_event_record
+from accounts.models import SecurityEvent, TrustedDevice, User
 
 TOKEN_BYTES = 32
 # What `secrets.token_urlsafe(32)` gives; anything much longer is not one of ours.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, api_events, api_mfa_reset, api_sessions
+from accounts import api, api_events, api_mfa_reset, api_sessions
 
 urlpatterns = [
     path("login", api.LoginApi.as_view(), name="login"),

@@ -32,20 +32,17 @@ from django.views.generic import FormView, TemplateView, View
 from django_otp import login as otp_login
 from rest_framework.throttling import SimpleRateThrottle
 
-from otp import services as otp_services
-from otp.services import Channel, CodeSent, Method
-
-from . import selectors, services
-from .browser_sessions import (
+from accounts import selectors, services
+from accounts.browser_sessions import (
     browser_session_current_id,
     browser_session_start,
     browser_session_touch,
     trusted_device_cookie,
     trusted_device_cookie_set,
 )
-from .client import client_from
-from .errors import ServiceError
-from .forms import (
+from accounts.client import client_from
+from accounts.errors import ServiceError
+from accounts.forms import (
     CodeForm,
     LoginForm,
     PageForm,
@@ -57,10 +54,12 @@ from .forms import (
     refusal_text,
     wait_text,
 )
-from .models import User
-from .sessions import session_end_quietly
-from .throttles import PasswordResetRateThrottle, RegisterRateThrottle
-from .trusted_devices import trusted_device_create
+from accounts.models import User
+from accounts.sessions import session_end_quietly
+from accounts.throttles import PasswordResetRateThrottle, RegisterRateThrottle
+from accounts.trusted_devices import trusted_device_create
+from otp import services as otp_services
+from otp.services import Channel, CodeSent, Method
 
 PENDING_LOGIN_SESSION_KEY = "account_pending_login"
 # Every page may show account data or take a secret: none is cached, every POST parameter is hidden

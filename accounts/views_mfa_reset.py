@@ -11,10 +11,10 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .client import client_from
-from .forms import StepUpForm
-from .mfa_resets import mfa_reset_cancel
-from .views import ServiceFormView, StepUpMixin, page_decorators, verified_session_required
+from accounts.client import client_from
+from accounts.forms import StepUpForm
+from accounts.mfa_resets import mfa_reset_cancel
+from accounts.views import ServiceFormView, StepUpMixin, page_decorators, verified_session_required
 
 
 @method_decorator([*page_decorators, verified_session_required], name="dispatch")

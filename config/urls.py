@@ -9,9 +9,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.api import HealthApi, JwksApi
 from accounts.api_discovery import OpenIdConfigurationApi
-
-from .cors import public_cors
-from .metrics_view import metrics_view
+from config.cors import public_cors
+from config.metrics_view import metrics_view
 
 # Swagger UI sets element styles from its script; scripts stay `'self'` only.
 swagger_ui = csp_update({"style-src": ["'unsafe-inline'"]})(

@@ -14,9 +14,8 @@ from accounts.client import client_from
 from accounts.errors import ErrorCode
 from accounts.input_limits import PHONE_INPUT_MAX_LENGTH
 from accounts.serializers import ProfileSerializer
-
-from . import services
-from .phone_numbers import SUPPORTED_COUNTRIES
+from otp import services
+from otp.phone_numbers import SUPPORTED_COUNTRIES
 
 STEP_UP_ERRORS = (ErrorCode.OTP_INVALID, ErrorCode.OTP_THROTTLED, ErrorCode.ACCOUNT_LOCKED)
 SEND_ERRORS = (ErrorCode.OTP_ATTEMPTS_EXHAUSTED, ErrorCode.SMS_UNAVAILABLE)

@@ -31,10 +31,9 @@ from accounts.views import (
     session_verify_with,
     verified_session_required,
 )
-
-from . import services
-from .forms import PhoneAddForm
-from .services import Channel, Method
+from otp import services
+from otp.forms import PhoneAddForm
+from otp.services import Channel, Method
 
 factor_page_decorators = [*page_decorators, verified_session_required]
 

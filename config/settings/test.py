@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .base import *  # noqa: F403
-from .base import CACHE_BACKENDS, env
+from config.settings.base import *  # noqa: F403
+from config.settings.base import CACHE_BACKENDS, env
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False

@@ -3,10 +3,10 @@ enrolment and removal. Reads live in `otp.selectors`. Callers import from here."
 
 from __future__ import annotations
 
-from ..methods import Channel, Method
-from ..recovery_codes import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, recovery_code_digest
-from ..selectors import TotpEnrolment, recovery_codes_remaining, second_factor_methods, totp_enrolment_of
-from .delivery import (
+from otp.methods import Channel, Method
+from otp.recovery_codes import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, recovery_code_digest
+from otp.selectors import TotpEnrolment, recovery_codes_remaining, second_factor_methods, totp_enrolment_of
+from otp.services.delivery import (
     CodeSent,
     email_verification_code_send,
     login_sms_code_send,
@@ -14,7 +14,7 @@ from .delivery import (
     sms_code_send,
     verification_code_send,
 )
-from .enrolment import (
+from otp.services.enrolment import (
     factor_removal_record_and_notify,
     factors_remove_all,
     recovery_codes_drop_if_no_factor,
@@ -24,7 +24,7 @@ from .enrolment import (
     totp_device_create,
     totp_device_delete,
 )
-from .verification import (
+from otp.services.verification import (
     channel_confirm,
     login_second_factor_verify,
     otp_delay_remaining,

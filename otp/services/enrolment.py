@@ -18,19 +18,18 @@ from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
 from accounts.trusted_devices import trusted_devices_revoke_all
-
-from ..methods import Method
-from ..models import CodePurpose, SmsDevice, WebAuthnDevice
-from ..phone_numbers import phone_obfuscate, phone_parse_mobile
-from ..recovery_codes import (
+from otp.methods import Method
+from otp.models import CodePurpose, SmsDevice, WebAuthnDevice
+from otp.phone_numbers import phone_obfuscate, phone_parse_mobile
+from otp.recovery_codes import (
     RECOVERY_DEVICE_NAME,
     recovery_code_digest,
     recovery_code_display,
     recovery_code_new,
 )
-from ..selectors import TotpEnrolment, totp_enrolment_of
-from .delivery import sms_code_deliver
-from .verification import step_up_verify
+from otp.selectors import TotpEnrolment, totp_enrolment_of
+from otp.services.delivery import sms_code_deliver
+from otp.services.verification import step_up_verify
 
 EventType = SecurityEvent.Type
 # Each removable factor: its device model and the user field holding its verification date.

@@ -27,17 +27,16 @@ from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
 from accounts.throttles import failure_delay_seconds
-
-from ..methods import Channel, Method
-from ..models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
-from ..phone_numbers import phone_obfuscate
-from ..recovery_codes import (
+from otp.methods import Channel, Method
+from otp.models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
+from otp.phone_numbers import phone_obfuscate
+from otp.recovery_codes import (
     RECOVERY_CODE_FORMAT,
     RECOVERY_DEVICE_NAME,
     recovery_code_digest,
     recovery_code_normalize,
 )
-from ..webauthn.challenges import looks_like_step_up_token, step_up_token_redeem
+from otp.webauthn.challenges import looks_like_step_up_token, step_up_token_redeem
 
 SIX_DIGITS = re.compile(r"[0-9]{6}")
 EventType = SecurityEvent.Type

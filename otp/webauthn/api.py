@@ -15,8 +15,7 @@ from accounts.client import client_from
 from accounts.errors import ErrorCode
 from accounts.serializers import ProfileSerializer
 from accounts.throttles import PasskeyLoginOptionsRateThrottle
-
-from . import login, selectors, services
+from otp.webauthn import login, selectors, services
 
 STEP_UP_ERRORS = (ErrorCode.OTP_INVALID, ErrorCode.OTP_THROTTLED, ErrorCode.ACCOUNT_LOCKED)
 ASSERTION_ERRORS = (

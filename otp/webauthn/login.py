@@ -10,10 +10,9 @@ from accounts.events import security_event_log_and_count
 from accounts.models import SecurityEvent, User
 from accounts.tokens import IssuedTokens, tokens_for_login
 from otp.services import Method
-
-from . import services
-from .challenges import Purpose, challenge_consume
-from .models import WebAuthnDevice
+from otp.webauthn import services
+from otp.webauthn.challenges import Purpose, challenge_consume
+from otp.webauthn.models import WebAuthnDevice
 
 
 def passwordless_login_verify(*, challenge_id: str, credential: object, client: Client) -> User:

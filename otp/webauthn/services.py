@@ -54,9 +54,14 @@ from otp.services import (
     step_up_verify,
 )
 from otp.services.verification import _code_check
-
-from .challenges import Purpose, StepUpToken, challenge_consume, challenge_issue, step_up_token_issue
-from .models import WebAuthnDevice, WebAuthnUserHandle
+from otp.webauthn.challenges import (
+    Purpose,
+    StepUpToken,
+    challenge_consume,
+    challenge_issue,
+    step_up_token_issue,
+)
+from otp.webauthn.models import WebAuthnDevice, WebAuthnUserHandle
 
 logger = logging.getLogger(__name__)
 EventType = SecurityEvent.Type

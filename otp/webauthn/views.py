@@ -33,10 +33,9 @@ from accounts.views import (
     verified_session_required,
 )
 from otp.services import Method
-
-from . import login, services
-from .forms import PasskeyAddForm
-from .models import WebAuthnDevice
+from otp.webauthn import login, services
+from otp.webauthn.forms import PasskeyAddForm
+from otp.webauthn.models import WebAuthnDevice
 
 MAX_BODY_BYTES = 64 * 1024
 
