@@ -27,7 +27,7 @@ JWT_PREVIOUS_VERIFYING_KEY_FILE = ""
 # the rest of the suite hashes with a cheap hasher to stay fast.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
-    "accounts.hashers.Argon2idPasswordHasher",
+    "accounts.core.hashers.Argon2idPasswordHasher",
 ]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts.errors import ErrorCode, ServiceError
+from accounts.core.errors import ErrorCode, ServiceError
 
 CHALLENGE_BYTES = 32
 STEP_UP_TOKEN_BYTES = 32

@@ -11,11 +11,11 @@ from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.account_state import account_refusal
-from accounts.client import Client
-from accounts.errors import ErrorCode, ServiceError
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.core.account_state import account_refusal
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
 from accounts.models import User
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp import services as otp_services
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 

@@ -20,10 +20,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from accounts import admin as accounts_admin
-from accounts import support
+from accounts.admin import lists as admin_lists
+from accounts.admin import support_actions
+from accounts.auth.tokens import AMR_PASSWORD, IssuedTokens, tokens_for_login
+from accounts.flows import support
 from accounts.models import SecurityEvent, User
-from accounts.tokens import AMR_PASSWORD, IssuedTokens, tokens_for_login
 from otp.models import CodePurpose, SmsDevice
 from tests.conftest import Committed
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
@@ -243,7 +244,7 @@ def test_the_list_does_not_query_per_row(admin_browser: BrowserClient) -> None:
 def test_the_list_never_counts_the_whole_table(
     admin_browser: BrowserClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(accounts_admin, "COUNT_CAP", 3)
+    monkeypatch.setattr(admin_lists, "COUNT_CAP", 3)
     UserFactory.create_batch(5)
 
     with CaptureQueriesContext(connection) as queries:
@@ -493,7 +494,7 @@ def test_an_action_refused_for_one_account_is_reported_and_the_others_done(
 def test_an_action_on_too_many_accounts_is_refused(
     admin_browser: BrowserClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(accounts_admin, "SUPPORT_ACTION_MAX_ACCOUNTS", 2)
+    monkeypatch.setattr(support_actions, "SUPPORT_ACTION_MAX_ACCOUNTS", 2)
     users = UserFactory.create_batch(3)
 
     response = action_confirm(admin_browser, "block", users, reason=REASON)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client as BrowserClient
 
-from accounts.client import Client
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.auth.trusted_devices import trusted_device_create
+from accounts.core.client import Client
 from accounts.models import TrustedDevice, User, UserSession
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
-from accounts.trusted_devices import trusted_device_create
 from tests.accounts.test_admin import REASON, USERS_URL, action_confirm, otp_verified_browser
 from tests.factories import UserFactory
 

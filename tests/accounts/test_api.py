@@ -10,8 +10,9 @@ from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
+from accounts.api import health
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.models import RevokedToken, SecurityEvent, User
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from tests.conftest import USER_AGENT, authenticate
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -541,9 +542,8 @@ def test_healthz_reports_database_and_cache(api_client: APIClient) -> None:
 
 
 def test_healthz_is_503_when_the_cache_is_down(api_client: APIClient, monkeypatch) -> None:
-    from accounts import api
 
-    monkeypatch.setattr(api, "_cache_ok", lambda: False)
+    monkeypatch.setattr(health, "_cache_ok", lambda: False)
 
     response = api_client.get("/healthz")
 

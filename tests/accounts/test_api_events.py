@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts import support
-from accounts.client import Client
-from accounts.events import security_event_record
+from accounts.core.client import Client
+from accounts.core.events import security_event_record
+from accounts.flows import support
 from accounts.models import SecurityEvent, User
 from accounts.selectors import security_events_for_user
 from tests.factories import UserFactory

@@ -8,9 +8,9 @@ import jwt
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.auth.signing_keys import key_set
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.models import User
-from accounts.signing_keys import key_set
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 
 KEYS = Path(__file__).resolve().parent.parent / "keys"
 DISCOVERY = "/.well-known/openid-configuration"

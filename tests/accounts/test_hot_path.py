@@ -14,10 +14,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from accounts import api, services
-from accounts.mfa_resets import mfa_reset_request_create
+from accounts.api import auth as auth_api
+from accounts.api import me
+from accounts.api.hot import HotPathApi
+from accounts.auth.tokens import AMR_PASSWORD, NO_CLIENT, IdToken, tokens_for_login
+from accounts.flows import refresh as refresh_flows
+from accounts.flows.mfa_resets import mfa_reset_request_create
 from accounts.models import User, UserSession
-from accounts.tokens import AMR_PASSWORD, NO_CLIENT, IdToken, tokens_for_login
 from tests.conftest import USER_AGENT
 from tests.factories import UserFactory, user_with_every_factor
 
@@ -41,7 +44,7 @@ def _bearer(user: User) -> str:
     return f"Bearer {tokens_for_login(user, amr=AMR_PASSWORD).id_token}"
 
 
-def _by_drf(view: type[api.HotPathApi]) -> Any:
+def _by_drf(view: type[HotPathApi]) -> Any:
     """The view with its hot path turned off: DRF answers every request."""
     return mock.patch.object(view, "hot_answer", return_value=None)
 
@@ -91,7 +94,7 @@ def test_the_hot_profile_is_drfs_byte_for_byte(variant: str) -> None:
     with DrfCalls() as drf_calls:
         hot = _client().get("/auth/me", **headers)
     assert drf_calls.count == 0
-    with _by_drf(api.MeApi), DrfCalls() as drf_calls:
+    with _by_drf(me.MeApi), DrfCalls() as drf_calls:
         drf = _client().get("/auth/me", **headers)
     assert drf_calls.count == 1
 
@@ -163,11 +166,11 @@ def test_other_methods_of_me_are_drfs(method: str) -> None:
 
 def test_a_database_failure_on_the_hot_profile_is_the_apis_503(user: User) -> None:
     headers = {"HTTP_AUTHORIZATION": _bearer(user)}
-    failing = mock.patch("accounts.authentication.bearer_user_read", side_effect=DatabaseError("gone"))
+    failing = mock.patch("accounts.auth.authentication.bearer_user_read", side_effect=DatabaseError("gone"))
 
     with failing:
         hot = _client().get("/auth/me", **headers)
-    with failing, _by_drf(api.MeApi):
+    with failing, _by_drf(me.MeApi):
         drf = _client().get("/auth/me", **headers)
 
     assert hot.status_code == 503 and hot.json()["code"] == "service_unavailable"
@@ -197,7 +200,7 @@ def test_the_hot_refresh_is_drfs(settings, user: User, rotation: bool) -> None:
     with DrfCalls() as drf_calls:
         hot = _refresh({"refreshToken": _refresh_token(user)}, HTTP_ACCEPT_LANGUAGE="es")
     assert drf_calls.count == 0
-    with _by_drf(api.RefreshApi):
+    with _by_drf(auth_api.RefreshApi):
         drf = _refresh({"refreshToken": _refresh_token(user)}, HTTP_ACCEPT_LANGUAGE="es")
 
     assert hot.status_code == drf.status_code == 200
@@ -228,7 +231,7 @@ def test_a_refused_refresh_is_the_apis_error_byte_for_byte(user: User, variant: 
     with DrfCalls() as drf_calls:
         hot = _refresh(body, HTTP_ACCEPT_LANGUAGE="es")
     assert drf_calls.count == 0
-    with _by_drf(api.RefreshApi):
+    with _by_drf(auth_api.RefreshApi):
         drf = _refresh(body, HTTP_ACCEPT_LANGUAGE="es")
 
     assert hot.json()["code"] == "token_not_valid"
@@ -291,11 +294,13 @@ def test_a_body_the_serializer_must_judge_is_answered_by_drf(request_kwargs: dic
 
 def test_a_database_failure_on_the_hot_refresh_is_the_apis_503(user: User) -> None:
     body = {"refreshToken": _refresh_token(user)}
-    failing = mock.patch.object(services, "refresh_owner_read_and_touch", side_effect=DatabaseError("gone"))
+    failing = mock.patch.object(
+        refresh_flows, "refresh_owner_read_and_touch", side_effect=DatabaseError("gone")
+    )
 
     with failing:
         hot = _refresh(body)
-    with failing, _by_drf(api.RefreshApi):
+    with failing, _by_drf(auth_api.RefreshApi):
         drf = _refresh(body)
 
     assert hot.status_code == 503 and hot.json()["code"] == "service_unavailable"
@@ -305,6 +310,8 @@ def test_a_database_failure_on_the_hot_refresh_is_the_apis_503(user: User) -> No
 def test_an_unexpected_error_on_the_hot_path_is_not_swallowed(user: User) -> None:
     body = {"refreshToken": _refresh_token(user)}
 
-    failing = mock.patch.object(services, "refresh_owner_read_and_touch", side_effect=RuntimeError("bug"))
+    failing = mock.patch.object(
+        refresh_flows, "refresh_owner_read_and_touch", side_effect=RuntimeError("bug")
+    )
     with failing, pytest.raises(RuntimeError):
         _refresh(body)

@@ -18,9 +18,10 @@ from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import hot_path, services
+from accounts.auth.tokens import AMR_PASSWORD, IdToken, tokens_for_login
+from accounts.flows import refresh as refresh_flows
 from accounts.models import User, UserSession
-from accounts.tokens import AMR_PASSWORD, IdToken, tokens_for_login
+from config import hot_path
 from config.api_handler import api_dispatcher, api_middleware
 from config.metrics import http_requests
 from tests.factories import UserFactory, user_with_every_factor
@@ -262,13 +263,13 @@ def test_a_bug_in_a_hot_answer_is_djangos_500_with_the_chains_headers(user: User
     served = Served()
     learned = _me(served, user)
 
-    with mock.patch.object(services, "token_refresh", side_effect=RuntimeError("bug")):
+    with mock.patch.object(refresh_flows, "token_refresh", side_effect=RuntimeError("bug")):
         served(
             "POST",
             "/auth/login/refresh",
             _refresh_body(tokens_for_login(user, amr=AMR_PASSWORD).refresh_token),
         )
-    with mock.patch("accounts.api.profile_of", side_effect=RuntimeError("bug")):
+    with mock.patch("accounts.api.me.profile_of", side_effect=RuntimeError("bug")):
         answer = _me(served, user)
 
     assert answer.status == 500 and answer.json()["code"] == "server_error"

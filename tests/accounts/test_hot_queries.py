@@ -11,9 +11,9 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.hot_queries import REFRESH_OWNER_FIELDS, bearer_user_read, refresh_owner_read_and_touch
+from accounts.auth.owner_query import REFRESH_OWNER_FIELDS, bearer_user_read, refresh_owner_read_and_touch
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.models import RevokedToken, User, UserSession
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp.models import SmsDevice
 from tests.factories import UserFactory, user_with_every_factor
 

@@ -6,9 +6,9 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from accounts.client import Client
+from accounts.core.client import Client
+from accounts.flows.passwords import password_change
 from accounts.models import User
-from accounts.services import password_change
 from otp import services as otp_services
 from otp import sms_backends
 from tests.conftest import authenticate

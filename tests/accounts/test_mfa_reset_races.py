@@ -10,9 +10,9 @@ import time_machine
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from accounts import support
-from accounts.mfa_resets import mfa_reset_apply_if_due, mfa_resets_apply_due
+from accounts.flows import support
 from accounts.models import MfaResetRequest, SecurityEvent, User
+from otp.services.mfa_reset_apply import mfa_reset_apply_if_due, mfa_resets_apply_due
 from tests.factories import DEFAULT_PASSWORD, user_with_every_factor
 
 THREADS = 8

@@ -19,14 +19,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from accounts import services, support
-from accounts.client import Client
-from accounts.errors import ErrorCode, ServiceError
-from accounts.mfa_resets import mfa_reset_apply_if_due, mfa_resets_apply_due
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.flows import login as login_flows
+from accounts.flows import support
 from accounts.models import MfaResetRequest, SecurityEvent, User
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp import services as otp_services
 from otp.models import SmsDevice
+from otp.services.mfa_reset_apply import mfa_reset_apply_if_due, mfa_resets_apply_due
 from tests.accounts.test_admin import otp_verified_browser
 from tests.accounts.test_pages import log_in, page_text, totp_device
 from tests.conftest import USER_AGENT, Committed, authenticate
@@ -473,7 +474,7 @@ def test_staff_reset_now_applies_it_at_once(staff_member: User, committed: Commi
     )
     me = APIClient().get("/auth/me", HTTP_AUTHORIZATION=f"Bearer {tokens.id_token}")
     assert me.status_code == 401
-    services.login(email=user.email, password=DEFAULT_PASSWORD, otp=None, otp_method=None, client=Client())
+    login_flows.login(email=user.email, password=DEFAULT_PASSWORD, otp=None, otp_method=None, client=Client())
     with pytest.raises(ServiceError, match="No reset"):
         support.mfa_reset_now(user=user, staff_member=staff_member, reason=REASON)
 

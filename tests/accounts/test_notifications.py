@@ -18,9 +18,11 @@ from django.utils.http import urlsafe_base64_encode
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 from rest_framework.test import APIClient
 
-from accounts import notifications, services
-from accounts.client import Client
-from accounts.errors import ErrorCode, ServiceError
+from accounts.core import notifications
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.flows import login as login_flows
+from accounts.flows import passwords as passwords_flows
 from accounts.models import User
 from otp import services as otp_services
 from tests.conftest import Committed, last_sms_code
@@ -122,7 +124,7 @@ def test_a_used_recovery_code_is_told_with_the_codes_left(committed: Committed) 
     user, codes = user_with_every_factor()
 
     with committed():
-        services.login(
+        login_flows.login(
             email=user.email, password=DEFAULT_PASSWORD, otp=codes[3], otp_method=None, client=CLIENT
         )
 
@@ -133,7 +135,7 @@ def test_a_used_recovery_code_is_told_with_the_codes_left(committed: Committed) 
 
 def test_a_password_change_is_told(user: User, committed: Committed) -> None:
     with committed():
-        services.password_change(
+        passwords_flows.password_change(
             user=user, current_password=DEFAULT_PASSWORD, new_password=NEW_PASSWORD, otp=None, client=CLIENT
         )
 
@@ -145,7 +147,7 @@ def test_a_password_reset_is_told(user: User, committed: Committed) -> None:
     uid, token = urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)
 
     with committed():
-        services.password_reset_confirm(uid=uid, token=token, new_password=NEW_PASSWORD, client=CLIENT)
+        passwords_flows.password_reset_confirm(uid=uid, token=token, new_password=NEW_PASSWORD, client=CLIENT)
 
     message = the_only_email(user, "your password was reset")
     assert token not in text_of(message) and NEW_PASSWORD not in text_of(message)
@@ -153,7 +155,7 @@ def test_a_password_reset_is_told(user: User, committed: Committed) -> None:
 
 def failed_login(user: User) -> None:
     with pytest.raises(ServiceError) as refused:
-        services.login(
+        login_flows.login(
             email=user.email, password=DEFAULT_PASSWORD, otp="wrong", otp_method=None, client=CLIENT
         )
     assert refused.value.code == ErrorCode.OTP_INVALID
@@ -197,7 +199,7 @@ def test_second_factor_failures_after_the_right_password_are_told_once_per_strea
     assert len(mail.outbox) == 1
 
     # A success ends the streak; a new streak is told again.
-    services.login(
+    login_flows.login(
         email=user.email, password=DEFAULT_PASSWORD, otp=totp.now(), otp_method=None, client=CLIENT
     )
     with committed():
@@ -232,7 +234,7 @@ def test_nothing_leaves_before_the_change_commits(
     user: User, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.password_change(
+        passwords_flows.password_change(
             user=user, current_password=DEFAULT_PASSWORD, new_password=NEW_PASSWORD, otp=None, client=CLIENT
         )
 
@@ -264,7 +266,7 @@ def test_a_failed_send_is_logged_and_the_committed_change_still_succeeds(
     assert response.status_code == 200
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
-    failures = [record for record in caplog.records if record.name == "accounts.notifications"]
+    failures = [record for record in caplog.records if record.name == "accounts.core.notifications"]
     assert len(failures) == 1 and failures[0].levelno == logging.ERROR
     assert "password_changed" in failures[0].getMessage()
     assert NEW_PASSWORD not in caplog.text and DEFAULT_PASSWORD not in caplog.text

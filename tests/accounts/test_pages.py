@@ -16,7 +16,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.client import Client as ServiceClient
+from accounts.core.client import Client as ServiceClient
 from accounts.models import SecurityEvent, User
 from otp import services as otp_services
 from otp.models import SmsDevice

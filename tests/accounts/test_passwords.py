@@ -7,15 +7,16 @@ import pytest
 from django.contrib.auth.hashers import get_hasher, make_password
 from rest_framework.test import APIClient
 
-from accounts import services
-from accounts.client import Client
-from accounts.hashers import Argon2idPasswordHasher
+from accounts.core.client import Client
+from accounts.core.hashers import Argon2idPasswordHasher
+from accounts.flows import login as login_flows
+from accounts.flows import registration as registration_flows
 from config.settings import base
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
 def test_argon2id_comes_first_with_at_least_owasp_parameters() -> None:
-    assert base.PASSWORD_HASHERS[0] == "accounts.hashers.Argon2idPasswordHasher"
+    assert base.PASSWORD_HASHERS[0] == "accounts.core.hashers.Argon2idPasswordHasher"
 
     encoded = Argon2idPasswordHasher().encode("a passphrase", Argon2idPasswordHasher().salt())
     parameters = argon2.extract_parameters(encoded.removeprefix("argon2"))
@@ -28,7 +29,7 @@ def test_argon2id_comes_first_with_at_least_owasp_parameters() -> None:
 
 @pytest.mark.django_db
 def test_a_long_password_hashes_without_truncation(settings) -> None:
-    settings.PASSWORD_HASHERS = ["accounts.hashers.Argon2idPasswordHasher"]
+    settings.PASSWORD_HASHERS = ["accounts.core.hashers.Argon2idPasswordHasher"]
     user = UserFactory(password="p" * 64 + "A")
 
     assert user.password.startswith("argon2$argon2id$")
@@ -46,7 +47,7 @@ def test_login_hashes_once_whether_or_not_the_email_exists(monkeypatch) -> None:
     monkeypatch.setattr(
         type(hasher), "verify", lambda self, *args: calls.append("verify") or original_verify(self, *args)
     )
-    services._timing_dummy_hash()
+    login_flows._timing_dummy_hash()
 
     for email in (user.email, "nobody@example.com"):
         calls.clear()
@@ -60,7 +61,7 @@ def test_register_hashes_once_for_a_new_and_a_taken_email(monkeypatch) -> None:
     taken = UserFactory()
     calls: list[str] = []
     monkeypatch.setattr(
-        services, "make_password", lambda password: calls.append("hash") or make_password(password)
+        registration_flows, "make_password", lambda password: calls.append("hash") or make_password(password)
     )
     from accounts import models
 
@@ -73,7 +74,7 @@ def test_register_hashes_once_for_a_new_and_a_taken_email(monkeypatch) -> None:
 
     for email in ("new@example.com", taken.email):
         calls.clear()
-        services.user_register(email=email, password=DEFAULT_PASSWORD, client=Client())
+        registration_flows.user_register(email=email, password=DEFAULT_PASSWORD, client=Client())
         assert calls == ["hash"], email
 
 

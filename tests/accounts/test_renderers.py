@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from rest_framework.renderers import JSONRenderer as DrfJSONRenderer
 from rest_framework.utils.serializer_helpers import ReturnDict
 
-from accounts.renderers import JSONRenderer
+from accounts.api.renderers import JSONRenderer
 
 UTC = dt.UTC
 SAMPLES = [

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone as django_timezone
 from rest_framework import serializers
 
-from accounts.serializers import iso_8601
+from accounts.api.serializers import iso_8601
 
 DATES = [
     datetime(2026, 12, 1, 23, 58, 21, 248244, tzinfo=UTC),

@@ -9,10 +9,13 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
-from accounts import mail as account_mail
-from accounts import services
-from accounts.client import Client
-from accounts.errors import ErrorCode, ServiceError
+from accounts.auth import revocation
+from accounts.core import mail as account_mail
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.flows import login as login_flows
+from accounts.flows import passwords as passwords_flows
+from accounts.flows import registration as registration_flows
 from accounts.models import User
 from tests.factories import DEFAULT_PASSWORD
 
@@ -51,7 +54,7 @@ def test_password_reset_email_leaves_in_the_background(settings, user: User) -> 
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(threading.Thread, "start", record_start)
-        services.password_reset_request(email=user.email, client=Client())
+        passwords_flows.password_reset_request(email=user.email, client=Client())
     for thread in started:
         thread.join(timeout=5)
 
@@ -65,7 +68,7 @@ def test_a_failed_background_email_is_logged_not_raised(monkeypatch, caplog, use
 
     monkeypatch.setattr(account_mail.EmailMultiAlternatives, "send", lambda self: fail())
 
-    services.password_reset_request(email=user.email, client=Client())
+    passwords_flows.password_reset_request(email=user.email, client=Client())
 
     assert "could not be sent" in caplog.text
 
@@ -76,7 +79,7 @@ def test_a_mail_server_failure_on_sign_up_is_503_and_leaves_no_account(monkeypat
     )
 
     with pytest.raises(ServiceError) as refused:
-        services.user_register(email="new@example.com", password=DEFAULT_PASSWORD, client=Client())
+        registration_flows.user_register(email="new@example.com", password=DEFAULT_PASSWORD, client=Client())
 
     assert refused.value.code == ErrorCode.SERVICE_UNAVAILABLE and refused.value.status == 503
     assert not User.objects.exists()
@@ -86,12 +89,12 @@ def test_wrong_current_passwords_are_throttled_like_logins(settings, user: User)
     settings.LOGIN_FAILURES_BEFORE_DELAY = 1
     for _ in range(2):
         with pytest.raises(ServiceError):
-            services.password_change(
+            passwords_flows.password_change(
                 user=user, current_password="wrong", new_password="whatever 12345", otp=None, client=Client()
             )
 
     with pytest.raises(ServiceError) as refused:
-        services.password_change(
+        passwords_flows.password_change(
             user=user,
             current_password=DEFAULT_PASSWORD,
             new_password="whatever 12345",
@@ -105,7 +108,7 @@ def test_revoking_every_token_also_ends_browser_sessions(client, user: User) -> 
     client.force_login(user)
     assert client.get("/account/").status_code == 200
 
-    services.tokens_revoke_all(user=user, client=Client())
+    revocation.tokens_revoke_all(user=user, client=Client())
 
     response = client.get("/account/")
     assert response.status_code == 302
@@ -135,7 +138,7 @@ def test_password_reset_does_the_same_request_work_for_a_known_and_an_unknown_em
         started = _request_work(
             settings,
             django_assert_num_queries,
-            lambda email=email: services.password_reset_request(email=email, client=Client()),
+            lambda email=email: passwords_flows.password_reset_request(email=email, client=Client()),
             queries=0,
         )
         assert len(started) == 1, email
@@ -148,7 +151,7 @@ def test_a_wrong_password_does_the_same_request_work_for_a_known_and_an_unknown_
 
         def wrong_password(email: str = email) -> None:
             with pytest.raises(ServiceError):
-                services.login_password_verify(email=email, password="not the password", client=Client())
+                login_flows.login_password_verify(email=email, password="not the password", client=Client())
 
         # the account looked up; the event of a known one written off the request
         started = _request_work(settings, django_assert_num_queries, wrong_password, queries=1)

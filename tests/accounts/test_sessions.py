@@ -13,12 +13,13 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts import sessions as session_services
-from accounts import support
-from accounts.client import Client
+from accounts.auth import sessions as session_services
+from accounts.auth.revocation import tokens_revoke_all
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.core.client import Client
+from accounts.flows import support
+from accounts.flows.passwords import password_change
 from accounts.models import SecurityEvent, User, UserSession
-from accounts.services import password_change, tokens_revoke_all
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +54,7 @@ def refresh(tokens: dict[str, str]) -> Any:
 
 
 def session_of(tokens: dict[str, str]) -> UserSession:
-    from accounts.tokens import IdToken
+    from accounts.auth.tokens import IdToken
 
     return UserSession.objects.get(pk=IdToken(tokens["idToken"])["sid"])
 
@@ -62,7 +63,7 @@ def session_of(tokens: dict[str, str]) -> UserSession:
 
 
 def test_a_login_starts_a_session_whose_id_both_tokens_carry(user: User) -> None:
-    from accounts.tokens import IdToken, RefreshToken
+    from accounts.auth.tokens import IdToken, RefreshToken
 
     tokens = api_login(user, SAFARI_ON_IPHONE, REMOTE_ADDR="203.0.113.7")
 
@@ -83,7 +84,7 @@ def test_the_session_of_a_second_factor_login_has_its_amr(totp_user: tuple[User,
 
 
 def test_refresh_stamps_the_session_and_keeps_its_sid(user: User) -> None:
-    from accounts.tokens import IdToken
+    from accounts.auth.tokens import IdToken
 
     tokens = api_login(user)
     session = session_of(tokens)
@@ -122,7 +123,7 @@ def test_refresh_stamps_the_session_at_most_once_a_touch_interval(user: User, se
 
 
 def test_refresh_with_rotation_keeps_the_session(user: User, settings: Any) -> None:
-    from accounts.tokens import RefreshToken
+    from accounts.auth.tokens import RefreshToken
 
     settings.JWT_ROTATE_REFRESH_TOKENS = True
     tokens = api_login(user)
@@ -292,7 +293,7 @@ def _password_reset(user: User, authenticator: pyotp.TOTP) -> None:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
-    from accounts.services import password_reset_confirm
+    from accounts.flows.passwords import password_reset_confirm
 
     password_reset_confirm(
         uid=urlsafe_base64_encode(force_bytes(user.pk)),
@@ -322,7 +323,7 @@ def test_every_session_ends_on(event: Any, totp_user: tuple[User, pyotp.TOTP]) -
 
 def test_a_token_without_a_session_is_refused(user: User) -> None:
     """Tokens issued before sessions existed (no `sid`) are refused: the user logs in once more."""
-    from accounts.tokens import IdToken, RefreshToken
+    from accounts.auth.tokens import IdToken, RefreshToken
 
     tokens = tokens_for_login(user, amr=AMR_PASSWORD)
     id_token, refresh_token = IdToken(tokens.id_token), RefreshToken(tokens.refresh_token)

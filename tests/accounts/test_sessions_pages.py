@@ -14,10 +14,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.browser_sessions import BROWSER_SESSION_KEY
-from accounts.client import Client as ServiceClient
+from accounts.auth.browser_sessions import BROWSER_SESSION_KEY
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.core.client import Client as ServiceClient
 from accounts.models import SecurityEvent, TrustedDevice, User, UserSession
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from tests.conftest import authenticate
 from tests.factories import DEFAULT_PASSWORD
 
@@ -282,7 +282,7 @@ def test_removing_the_trusted_device_on_the_security_page_asks_for_the_code_agai
 
 
 def test_a_foreign_cookie_is_ignored(totp_user: tuple[User, pyotp.TOTP]) -> None:
-    from accounts.trusted_devices import trusted_device_create
+    from accounts.auth.trusted_devices import trusted_device_create
     from tests.factories import UserFactory
 
     user, _ = totp_user

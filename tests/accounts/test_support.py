@@ -13,12 +13,13 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from accounts import services, support
-from accounts.client import Client
-from accounts.errors import ErrorCode, ServiceError
+from accounts.auth.tokens import AMR_PASSWORD, IssuedTokens, tokens_for_login
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.login_throttles import login_attempt_reserve
+from accounts.flows import login as login_flows
+from accounts.flows import support
 from accounts.models import SecurityEvent, User
-from accounts.throttles import login_attempt_reserve
-from accounts.tokens import AMR_PASSWORD, IssuedTokens, tokens_for_login
 from tests.conftest import Committed
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
@@ -77,7 +78,7 @@ def test_block_refuses_login_and_every_token_issued_before(
     assert_recorded_by(staff_event(user, EventType.TOKENS_REVOKED), staff_member)
     assert "your account is blocked" in the_only_email_subject(user)
     with pytest.raises(ServiceError) as refused:
-        services.login(
+        login_flows.login(
             email=user.email, password=DEFAULT_PASSWORD, otp=None, otp_method=None, client=Client()
         )
     assert refused.value.code == ErrorCode.ACCOUNT_BLOCKED
@@ -113,7 +114,7 @@ def test_unblock_lets_the_user_log_in_again(user: User, staff_member: User, comm
     assert user.status == User.Status.ACTIVE
     assert_recorded_by(staff_event(user, EventType.ACCOUNT_UNBLOCKED), staff_member)
     assert "unblocked" in the_only_email_subject(user)
-    services.login(email=user.email, password=DEFAULT_PASSWORD, otp=None, otp_method=None, client=Client())
+    login_flows.login(email=user.email, password=DEFAULT_PASSWORD, otp=None, otp_method=None, client=Client())
 
 
 def test_unblocking_an_account_that_is_not_blocked_is_refused(user: User, staff_member: User) -> None:

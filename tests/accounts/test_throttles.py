@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from django.conf import settings
 
-from accounts.errors import ErrorCode, ServiceError
-from accounts.throttles import failure_delay_seconds, login_attempt_reserve, login_failures_forget
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.login_throttles import failure_delay_seconds, login_attempt_reserve, login_failures_forget
 
 EMAIL = "burst@example.com"
 

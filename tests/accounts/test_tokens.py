@@ -10,9 +10,9 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.auth.signing_keys import key_set
+from accounts.auth.tokens import AMR_PASSWORD, VerifiedTokens, token_backend, tokens_for_login
 from accounts.models import User
-from accounts.signing_keys import key_set
-from accounts.tokens import AMR_PASSWORD, VerifiedTokens, token_backend, tokens_for_login
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db

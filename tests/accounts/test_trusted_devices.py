@@ -14,12 +14,13 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 
-from accounts import support
-from accounts.client import Client
+from accounts.auth.revocation import tokens_revoke_all
+from accounts.auth.tokens import IdToken
+from accounts.auth.trusted_devices import trusted_device_create
+from accounts.core.client import Client
+from accounts.flows import support
+from accounts.flows.passwords import password_change, password_reset_confirm
 from accounts.models import SecurityEvent, TrustedDevice, User
-from accounts.services import password_change, password_reset_confirm, tokens_revoke_all
-from accounts.tokens import IdToken
-from accounts.trusted_devices import trusted_device_create
 from otp import services as otp_services
 from otp.models import SmsDevice
 from tests.conftest import authenticate

@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.client import Client
+from accounts.core.client import Client
 from accounts.models import User
 from otp import services, sms_backends
 from otp.models import SmsDevice

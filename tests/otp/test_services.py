@@ -16,8 +16,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django import Settings
 
-from accounts.client import Client
-from accounts.errors import ErrorCode, ServiceError
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
 from accounts.models import SecurityEvent, User
 from otp import services, sms_backends
 from otp.models import CodePurpose, EmailCodeDevice, SmsDevice

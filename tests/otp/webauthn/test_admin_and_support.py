@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client as BrowserClient
 
-from accounts import support
+from accounts.flows import support
 from accounts.models import User
 from otp.webauthn.models import WebAuthnDevice
 from tests.accounts.test_admin import USERS_URL, otp_verified_browser
