@@ -107,7 +107,7 @@ class LoginApi(APIView):
 
 
 class RefreshApi(HotPathApi):
-    """Refresh; its POST takes the hot path (accounts/hot_path.py) when the body is in order."""
+    """Refresh; its POST takes the hot path (config/hot_path.py) when the body is in order."""
 
     authentication_classes: list = []
     hot_method = "POST"

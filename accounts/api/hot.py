@@ -11,7 +11,7 @@ authentication class, the service, the profile, the renderer) and answers only w
 answer exactly as DRF would. Anything else (no or a refused token, a body that is not a
 small JSON object with a string `refreshToken`, another content type) makes it return None
 before anything is done, and DRF serves the request as before, errors included. The answer
-is an ordinary Django response. tests/accounts/test_hot_path.py holds each hot answer to
+is an ordinary Django response. tests/accounts/api/test_hot.py holds each hot answer to
 DRF's, header for header.
 
 Under gunicorn, `config.hot_path.HotPathApplication` also spares these requests the middleware

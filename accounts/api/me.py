@@ -19,7 +19,7 @@ from otp.services.mfa_reset_apply import mfa_reset_apply_if_due
 
 
 class MeApi(HotPathApi):
-    """The profile; its GET takes the hot path (accounts/hot_path.py) with a valid idToken."""
+    """The profile; its GET takes the hot path (config/hot_path.py) with a valid idToken."""
 
     hot_method = "GET"
 

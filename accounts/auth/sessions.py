@@ -1,7 +1,7 @@
 """Sessions: one row per login (API or browser); starting, ending and purging them.
 
 Every login path calls `session_start`: the API's through `tokens_for_login`, the pages'
-through `browser_session_start` (accounts/browser_sessions.py). Ending a session refuses
+through `browser_session_start` (accounts/auth/browser_sessions.py). Ending a session refuses
 its tokens at once: the bearer check and refresh read the row in the one query that
 loads the user. Ending a browser session deletes its Django session, so it is logged out
 at once.

@@ -9,9 +9,9 @@ from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_log_and_count
 from accounts.flows import login as login_flows
 from accounts.models import SecurityEvent, User
+from otp.challenges import Purpose, challenge_consume
 from otp.services import Method
 from otp.webauthn import services
-from otp.webauthn.challenges import Purpose, challenge_consume
 from otp.webauthn.models import WebAuthnDevice
 
 

@@ -232,7 +232,7 @@ JWT_ISSUER = env.str("JWT_ISSUER", default="auth-service")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="auth-service-clients")
 JWT_ROTATE_REFRESH_TOKENS = env.bool("JWT_ROTATE_REFRESH_TOKENS", default=False)
 # Tokens each worker remembers as verified, so a client's next request with the same token skips
-# the signature check (`exp` is still checked): about 1.5 KB each (accounts/tokens.py VerifiedTokens).
+# the signature check (`exp` is still checked): about 1.5 KB each (accounts/auth/tokens.py VerifiedTokens).
 JWT_VERIFIED_TOKENS_KEPT = env.int("JWT_VERIFIED_TOKENS_KEPT", default=4096)
 
 SIMPLE_JWT = {

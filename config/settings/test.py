@@ -23,7 +23,7 @@ JWT_SIGNING_KEY_FILE = str(
 JWT_PREVIOUS_VERIFYING_KEY = ""
 JWT_PREVIOUS_VERIFYING_KEY_FILE = ""
 
-# Argon2id with the production parameters is tested on its own (tests/accounts/test_passwords.py);
+# Argon2id with the production parameters is tested on its own (tests/accounts/flows/test_passwords.py);
 # the rest of the suite hashes with a cheap hasher to stay fast.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",

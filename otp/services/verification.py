@@ -27,6 +27,7 @@ from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_record
 from accounts.core.login_throttles import failure_delay_seconds
 from accounts.models import SecurityEvent, User
+from otp.challenges import looks_like_step_up_token, step_up_token_redeem
 from otp.methods import Channel, Method
 from otp.models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
 from otp.phone_numbers import phone_obfuscate
@@ -37,7 +38,6 @@ from otp.recovery_codes import (
     recovery_code_normalize,
 )
 from otp.services.mfa_reset_apply import mfa_reset_apply_if_due
-from otp.webauthn.challenges import looks_like_step_up_token, step_up_token_redeem
 
 SIX_DIGITS = re.compile(r"[0-9]{6}")
 EventType = SecurityEvent.Type

@@ -46,6 +46,13 @@ from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_record
 from accounts.core.user_agents import UNKNOWN_DEVICE, device_label
 from accounts.models import SecurityEvent, User
+from otp.challenges import (
+    Purpose,
+    StepUpToken,
+    challenge_consume,
+    challenge_issue,
+    step_up_token_issue,
+)
 from otp.services import (
     Method,
     factor_removal_record_and_notify,
@@ -54,13 +61,6 @@ from otp.services import (
     step_up_verify,
 )
 from otp.services.verification import code_check
-from otp.webauthn.challenges import (
-    Purpose,
-    StepUpToken,
-    challenge_consume,
-    challenge_issue,
-    step_up_token_issue,
-)
 from otp.webauthn.models import WebAuthnDevice, WebAuthnUserHandle
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from accounts.models import User
 from otp import services as otp_services
 from otp.models import SmsDevice
 from otp.phone_numbers import SUPPORTED_COUNTRIES
-from tests.accounts.test_pages import (
+from tests.accounts.pages.test_pages import (
     log_in,
     page_text,
     phone_verified,

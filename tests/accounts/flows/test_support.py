@@ -160,7 +160,7 @@ def test_unlocking_a_blocked_account_is_refused(user: User, staff_member: User) 
         support.account_unlock(user=user, staff_member=staff_member, reason=REASON)
 
 
-# --- MFA reset: scheduled, see tests/accounts/test_mfa_reset_schedule.py -------------------
+# --- MFA reset: scheduled, see tests/accounts/flows/test_mfa_resets.py -------------------
 
 
 # --- tokens and email verification ----------------------------------------------------------

@@ -28,8 +28,8 @@ from accounts.models import MfaResetRequest, SecurityEvent, User
 from otp import services as otp_services
 from otp.models import SmsDevice
 from otp.services.mfa_reset_apply import mfa_reset_apply_if_due, mfa_resets_apply_due
-from tests.accounts.test_admin import otp_verified_browser
-from tests.accounts.test_pages import log_in, page_text, totp_device
+from tests.accounts.admin.test_admin import otp_verified_browser
+from tests.accounts.pages.test_pages import log_in, page_text, totp_device
 from tests.conftest import USER_AGENT, Committed, authenticate
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 

@@ -16,7 +16,7 @@ from accounts.models import User
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
-KEYS = Path(__file__).resolve().parent.parent / "keys"
+KEYS = Path(__file__).resolve().parents[2] / "keys"
 
 
 def _login(user: User) -> dict[str, str]:

@@ -9,7 +9,7 @@ from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.auth.trusted_devices import trusted_device_create
 from accounts.core.client import Client
 from accounts.models import TrustedDevice, User, UserSession
-from tests.accounts.test_admin import REASON, USERS_URL, action_confirm, otp_verified_browser
+from tests.accounts.admin.test_admin import REASON, USERS_URL, action_confirm, otp_verified_browser
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from accounts.auth.signing_keys import key_set
 from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.models import User
 
-KEYS = Path(__file__).resolve().parent.parent / "keys"
+KEYS = Path(__file__).resolve().parents[2] / "keys"
 DISCOVERY = "/.well-known/openid-configuration"
 JWKS = "/.well-known/jwks.json"
 

@@ -249,7 +249,7 @@ class BrokenEmailBackend(BaseEmailBackend):
 def test_a_failed_send_is_logged_and_the_committed_change_still_succeeds(
     user: User, settings: Settings, committed: Committed, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings.EMAIL_BACKEND = "tests.accounts.test_notifications.BrokenEmailBackend"
+    settings.EMAIL_BACKEND = "tests.accounts.core.test_notifications.BrokenEmailBackend"
     client = APIClient()
     tokens = client.post(
         "/auth/login", {"email": user.email, "password": DEFAULT_PASSWORD}, format="json"

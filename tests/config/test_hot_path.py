@@ -110,7 +110,7 @@ def _refresh_body(token: str) -> bytes:
 
 
 def test_the_api_chain_is_the_one_the_hot_path_stands_in_for() -> None:
-    """A middleware added to the API's chain must be taken into accounts/hot_path.py (or it turns itself off)."""
+    """A middleware added to the API's chain must be taken into config/hot_path.py (or it turns itself off)."""
     assert tuple(api_middleware()) == hot_path.HOT_PATH_CHAIN
     assert hot_path.HotPathApplication.enabled()
 
