@@ -25,12 +25,18 @@ class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> User:
         return self.get(email=email_normalize(username or ""))
 
-    def create_user(self, email: str, password: str | None = None, **fields: object) -> User:
+    def create_user(
+        self, email: str, password: str | None = None, *, password_hash: str | None = None, **fields: object
+    ) -> User:
+        """`password_hash`: a password already hashed (by `make_password`), instead of `password`."""
         now = timezone.now()
         fields.setdefault("last_login", now)
         fields.setdefault("password_changed_at", now)
         user = self.model(email=email_normalize(email), **fields)
-        user.set_password(password)
+        if password_hash is not None:
+            user.password = password_hash
+        else:
+            user.set_password(password)
         user.save(using=self._db)
         return user
 

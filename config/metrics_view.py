@@ -9,9 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.api_errors import not_found_response
-
-from .metrics import metrics_exposition
+from accounts.api.errors import not_found_response
+from config.metrics import metrics_exposition
 
 BEARER_PREFIX = "Bearer "
 

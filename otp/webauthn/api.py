@@ -9,15 +9,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api import TokensSerializer, WebAuthnAssertionSerializer, otp_header
-from accounts.api_headers import NoStoreApi
-from accounts.api_schema import OTP_HEADER, error_responses
-from accounts.client import client_from
-from accounts.errors import ErrorCode
-from accounts.serializers import ProfileSerializer
-from accounts.throttles import PasskeyLoginOptionsRateThrottle
-
-from . import login, selectors, services
+from accounts.api.headers import NoStoreApi, otp_header
+from accounts.api.schema import OTP_HEADER, error_responses
+from accounts.api.serializers import ProfileSerializer
+from accounts.api.throttles import PasskeyLoginOptionsRateThrottle
+from accounts.api.token_serializers import TokensSerializer, WebAuthnAssertionSerializer
+from accounts.core.client import client_from
+from accounts.core.errors import ErrorCode
+from accounts.flows import passwordless_login as login
+from otp.webauthn import selectors, services
 
 STEP_UP_ERRORS = (ErrorCode.OTP_INVALID, ErrorCode.OTP_THROTTLED, ErrorCode.ACCOUNT_LOCKED)
 ASSERTION_ERRORS = (

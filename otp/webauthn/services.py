@@ -1,6 +1,6 @@
 """Passkey rules: registration, removal, and assertions as a second factor and for step-up.
 
-Ceremonies are verified by py_webauthn. Every verification runs inside `otp.services._code_check`,
+Ceremonies are verified by py_webauthn. Every verification runs inside `otp.services.code_check`,
 so a failed passkey counts on the account like a wrong code (delays, lock) and a success
 resets the count. A malformed credential is a failed verification, never an exception.
 The passwordless login, which needs the account rules, is in `otp.webauthn.login`.
@@ -41,12 +41,19 @@ from webauthn.helpers.structs import (
 )
 from webauthn.registration.verify_registration_response import VerifiedRegistration
 
-from accounts import notifications
-from accounts.client import Client
-from accounts.devices import UNKNOWN_DEVICE, device_label
-from accounts.errors import ErrorCode, ServiceError
-from accounts.events import security_event_record
+from accounts.core import notifications
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.events import security_event_record
+from accounts.core.user_agents import UNKNOWN_DEVICE, device_label
 from accounts.models import SecurityEvent, User
+from otp.challenges import (
+    Purpose,
+    StepUpToken,
+    challenge_consume,
+    challenge_issue,
+    step_up_token_issue,
+)
 from otp.services import (
     Method,
     factor_removal_record_and_notify,
@@ -54,10 +61,8 @@ from otp.services import (
     recovery_codes_drop_if_no_factor,
     step_up_verify,
 )
-from otp.services.verification import _code_check
-
-from .challenges import Purpose, StepUpToken, challenge_consume, challenge_issue, step_up_token_issue
-from .models import WebAuthnDevice, WebAuthnUserHandle
+from otp.services.verification import code_check
+from otp.webauthn.models import WebAuthnDevice, WebAuthnUserHandle
 
 logger = logging.getLogger(__name__)
 EventType = SecurityEvent.Type
@@ -134,9 +139,9 @@ def _descriptors(user: User) -> list[PublicKeyCredentialDescriptor]:
 def passkey_attempt_check(
     *, user_id: int, client: Client, context: str, check: Any, status: int = 403
 ) -> User:
-    """`_code_check` with a passkey's refusal: `webauthn_invalid` rather than `otp_invalid`."""
+    """`code_check` with a passkey's refusal: `webauthn_invalid` rather than `otp_invalid`."""
     try:
-        user, _ = _code_check(user_id=user_id, client=client, context=context, check=check)
+        user, _ = code_check(user_id=user_id, client=client, context=context, check=check)
     except ServiceError as error:
         if error.code == ErrorCode.OTP_INVALID:
             raise ServiceError(ErrorCode.WEBAUTHN_INVALID, status=status) from None
@@ -221,7 +226,7 @@ def _passkey_store(
         backed_up=verified.credential_backed_up,
     )
     user.passkey_count = WebAuthnDevice.objects.filter(user=user).count()
-    # `_code_check` writes back only its own fields.
+    # `code_check` writes back only its own fields.
     user.save(update_fields=["passkey_count"])
     pending_factors_drop_and_record(user, keep=Method.WEBAUTHN, client=client)
     security_event_record(

@@ -21,26 +21,24 @@ from django.views.decorators.cache import never_cache
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts import services as account_services
-from accounts.client import client_from
-from accounts.errors import ErrorCode, ServiceError
-from accounts.forms import StepUpForm
-from accounts.throttles import PasskeyLoginOptionsRateThrottle
-from accounts.views import (
+from accounts.api.throttles import PasskeyLoginOptionsRateThrottle
+from accounts.core.account_state import account_status_check
+from accounts.core.client import client_from
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.flows import login as login_flows
+from accounts.flows import passwordless_login as login
+from accounts.pages.forms import StepUpForm
+from accounts.pages.framework import ServiceFormView, StepUpMixin, page_decorators, safe_next
+from accounts.pages.login_steps import (
     PENDING_LOGIN_SESSION_KEY,
-    ServiceFormView,
-    StepUpMixin,
     login_complete,
-    page_decorators,
     pending_login_user,
-    safe_next,
     verified_session_required,
 )
 from otp.services import Method
-
-from . import login, services
-from .forms import PasskeyAddForm
-from .models import WebAuthnDevice
+from otp.webauthn import services
+from otp.webauthn.forms import PasskeyAddForm
+from otp.webauthn.models import WebAuthnDevice
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -105,7 +103,7 @@ class PasskeyJsonView(View):
                     return JsonResponse(
                         {"code": "not_authenticated", "detail": gettext("Log in first.")}, status=401
                     )
-                account_services.account_status_check(request.user)
+                account_status_check(request.user)
             return self.handle(request, _json_body(request))
         except ServiceError as error:
             response = JsonResponse(error.body(), status=error.status)
@@ -204,7 +202,7 @@ class PasskeySecondFactorView(PasskeyJsonView):
 
     def handle(self, request: HttpRequest, body: dict[str, Any]) -> JsonResponse:
         user = _pending_user_or_refuse(request)
-        method = account_services.login_second_factor(
+        method = login_flows.login_second_factor(
             user=user,
             otp=None,
             otp_method=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.client import Client
+from accounts.core.client import Client
 from accounts.models import User
 from otp.webauthn import services
 from tests.factories import UserFactory

@@ -53,7 +53,7 @@ def failures_of(user: User) -> int:
 
 def ip_failures(client: APIClient) -> int:
     """The failed logins counted on the client's IP (the test client's REMOTE_ADDR)."""
-    from accounts.throttles import _ip_key
+    from accounts.core.login_throttles import _ip_key
 
     key, _ = _ip_key(client._credentials.get("REMOTE_ADDR", "127.0.0.1"), time.time())
     return cache.get(key) or 0
