@@ -2,7 +2,8 @@
 
 Services call these inside their transaction; the email leaves once it commits, so a
 rolled-back change tells nobody, and a failed send is logged, never raised, because the
-change it reports has already happened. No message carries a code, a secret or a token.
+change it reports has already happened. No message carries a code, a secret or a token that lets anyone in; the one link token, in the
+"a reset is scheduled" email, can only cancel that reset.
 
 A factor counts as added once it is verified: an unconfirmed enrolment is not yet a way in.
 """
@@ -55,10 +56,13 @@ def mfa_reset_notify(*, user: User) -> None:
     _notify(user=user, template="mfa_reset")
 
 
-def mfa_reset_scheduled_notify(*, user: User, requested_by: str, due_at: datetime) -> None:
-    """`requested_by` is a role, `support` or `operator`, never a name."""
+def mfa_reset_scheduled_notify(*, user: User, requested_by: str, due_at: datetime, cancel_token: str) -> None:
+    """`requested_by` is a role, `support` or `operator`, never a name; `cancel_token` signs the
+    email's "This wasn't me: cancel the reset" link (a link that only protects, never a secret)."""
     _notify(
-        user=user, template="mfa_reset_scheduled", context={"requested_by": requested_by, "due_at": due_at}
+        user=user,
+        template="mfa_reset_scheduled",
+        context={"requested_by": requested_by, "due_at": due_at, "cancel_token": cancel_token},
     )
 
 

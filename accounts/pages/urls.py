@@ -26,6 +26,11 @@ urlpatterns = [
     path("account/language/", account.LanguageView.as_view(), name="language"),
     path("account/mfa-reset/cancel/", views_mfa_reset.MfaResetCancelView.as_view(), name="mfa-reset-cancel"),
     path(
+        "account/mfa-reset/cancel/<str:token>/",
+        views_mfa_reset.MfaResetCancelLinkView.as_view(),
+        name="mfa-reset-cancel-link",
+    ),
+    path(
         "account/sessions/<str:session_id>/end/", session_views.SessionEndView.as_view(), name="session-end"
     ),
     path(

@@ -28,6 +28,7 @@ from otp.services.verification import (
     login_second_factor_verify,
     otp_delay_remaining,
     pending_factors_drop_and_record,
+    protective_step_up_verify,
     step_up_verify,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "login_sms_code_send",
     "otp_delay_remaining",
     "pending_factors_drop_and_record",
+    "protective_step_up_verify",
     "recovery_code_digest",
     "recovery_codes_drop_if_no_factor",
     "recovery_codes_generate",

@@ -107,9 +107,19 @@ def _password_known_notify_once(user: User, *, context: str) -> None:
 
 
 def code_check(
-    *, user_id: int, client: Client, context: str, check: Callable[[User], Method | Channel | None]
+    *,
+    user_id: int,
+    client: Client,
+    context: str,
+    check: Callable[[User], Method | Channel | None],
+    protective: bool = False,
 ) -> tuple[User, Method | Channel]:
-    """Run `check` on the locked account and count its outcome; raise only after commit."""
+    """Run `check` on the locked account and count its outcome; raise only after commit.
+
+    `protective`: the check guards an action that only protects the account (cancelling a
+    scheduled MFA reset); it does not wait out the delay that failures made, since anyone with
+    the password alone can make them (SECURITY.md 26). Its own failures are counted as usual.
+    """
     error: ServiceError | None = None
     with transaction.atomic():
         # A support reset that has come due takes effect first: its factors no longer count.
@@ -117,7 +127,7 @@ def code_check(
         now = timezone.now()
         user.lock_lift_if_expired(now)
         account_status_check(user, now)
-        wait = otp_delay_remaining(user, now)
+        wait = 0.0 if protective else otp_delay_remaining(user, now)
         if wait > 0:
             raise ServiceError(ErrorCode.OTP_THROTTLED, retry_after=wait)
         outcome = check(user)
@@ -233,6 +243,24 @@ def step_up_verify(*, user: User, otp: str | None, client: Client) -> None:
         client=client,
         context="step-up",
         check=lambda locked: _step_up_factor_matching(locked, otp, client=client) if otp else None,
+    )
+
+
+def protective_step_up_verify(*, user: User, otp: str | None, client: Client) -> None:
+    """Step-up for an action that only protects the account (cancelling a scheduled MFA reset).
+
+    As `step_up_verify`, but a right code is not refused for the delay that others' failures
+    made: someone who knows only the password can make every code wait, and must not keep the
+    owner from protecting the account. A wrong or missing code is refused and counted.
+    """
+    if not user.has_second_factor:
+        return
+    code_check(
+        user_id=user.pk,
+        client=client,
+        context="step-up",
+        check=lambda locked: _step_up_factor_matching(locked, otp, client=client) if otp else None,
+        protective=True,
     )
 
 
