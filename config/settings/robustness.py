@@ -9,7 +9,9 @@ from __future__ import annotations
 from config.settings.base import CACHE_BACKENDS, env
 from config.settings.test import *  # noqa: F403
 
-DEBUG = False
+# Off as in production; the suite also runs schemathesis against a server with DEBUG on (`make run`'s),
+# whose error pages differ (DJANGO_DEBUG=true in its environment).
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = ["127.0.0.1"]
 
 SMS_BACKEND = "file"

@@ -63,6 +63,21 @@ def live_api(live_database: LiveDatabase, tmp_path_factory: pytest.TempPathFacto
         yield server
 
 
+@pytest.fixture(scope="session")
+def live_api_debug(
+    live_database: LiveDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The same server with DEBUG on, as `make run` serves it: its error pages must stay the API's."""
+    with live_server(
+        tmp_dir=tmp_path_factory.mktemp("live-api-debug"),
+        database_url=live_database.url,
+        cache_url=redis_url(),
+        workers=2 if live_database.postgres else 1,
+        environment={**RELAXED_IP_LIMITS, "DJANGO_DEBUG": "true"},
+    ) as server:
+        yield server
+
+
 @dataclass(frozen=True)
 class Account:
     email: str

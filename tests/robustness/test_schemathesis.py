@@ -46,11 +46,11 @@ def schemathesis_command(base_url: str, report_dir: Path) -> list[str]:
     ]
 
 
-def test_schemathesis_finds_nothing(live_api: LiveServer, tmp_path: Path) -> None:
+def _schemathesis_finds_nothing(server: LiveServer, report_dir: Path) -> None:
     result = subprocess.run(  # noqa: S603 - a fixed command line of our own
-        schemathesis_command(live_api.base_url, tmp_path),
+        schemathesis_command(server.base_url, report_dir),
         cwd=PROJECT_DIR,
-        env={**os.environ, "ROBUSTNESS_BASE_URL": live_api.base_url},
+        env={**os.environ, "ROBUSTNESS_BASE_URL": server.base_url},
         capture_output=True,
         text=True,
         timeout=TIME_LIMIT_SECONDS,
@@ -59,11 +59,21 @@ def test_schemathesis_finds_nothing(live_api: LiveServer, tmp_path: Path) -> Non
     report = result.stdout[-20_000:] + result.stderr[-5_000:]
     assert result.returncode == 0, report
 
-    (junit,) = tmp_path.glob("junit-*.xml")
+    (junit,) = report_dir.glob("junit-*.xml")
     suite = ElementTree.parse(junit).getroot()  # noqa: S314 - the report schemathesis just wrote
     operations = {case.get("name") for case in suite.iter("testcase")}
-    schema = live_api.request("GET", "/api/schema/", params={"format": "json"}).json()
+    schema = server.request("GET", "/api/schema/", params={"format": "json"}).json()
     documented = {f"{method.upper()} {path}" for path, item in schema["paths"].items() for method in item}
     assert operations == documented, "every operation of the schema was tested"
     assert (suite.get("failures"), suite.get("errors")) == ("0", "0"), report
-    assert "Internal Server Error" not in live_api.log(), live_api.log()[-10_000:]
+    assert "Internal Server Error" not in server.log(), server.log()[-10_000:]
+
+
+def test_schemathesis_finds_nothing(live_api: LiveServer, tmp_path: Path) -> None:
+    _schemathesis_finds_nothing(live_api, tmp_path)
+
+
+def test_schemathesis_finds_nothing_under_debug(live_api_debug: LiveServer, tmp_path: Path) -> None:
+    """Under DEBUG (`make run`), where Django answers unmatched paths with its technical HTML page."""
+    assert live_api_debug.request("GET", "/auth/nothing-here").json()["code"] == "not_found"
+    _schemathesis_finds_nothing(live_api_debug, tmp_path)
