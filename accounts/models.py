@@ -214,6 +214,8 @@ class SecurityEvent(models.Model):
         TRUSTED_DEVICE_USED = "TRUSTED_DEVICE_USED", "Trusted device used"
         TRUSTED_DEVICE_REMOVED = "TRUSTED_DEVICE_REMOVED", "Trusted device removed"
         PASSKEY_COUNTER_REGRESSED = "PASSKEY_COUNTER_REGRESSED", "Passkey signature counter went backwards"
+        OIDC_CONSENT_GRANTED = "OIDC_CONSENT_GRANTED", "Application allowed (OpenID Connect)"
+        OIDC_ACCESS_REMOVED = "OIDC_ACCESS_REMOVED", "Application access removed (OpenID Connect)"
 
     class Actor(models.TextChoices):
         USER = "USER", "The user"
@@ -275,7 +277,8 @@ class MfaResetRequest(models.Model):
 
 
 class UserSession(models.Model):
-    """One login: an API session (one refresh-token family, `sid` in its tokens) or a browser session.
+    """One login: an API session (one refresh-token family, `sid` in its tokens), a browser session,
+    or an application's grant by OpenID Connect (`oidc`: its tokens point at the row, oidc/models.py).
 
     Live while `ended_at` is null and `expires_at` is ahead; ending it refuses its tokens
     at once (the bearer check and refresh read it in the query that loads the user).
@@ -284,6 +287,7 @@ class UserSession(models.Model):
     class Kind(models.TextChoices):
         API = "api", "API"
         BROWSER = "browser", "Browser"
+        OIDC = "oidc", "Application"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
