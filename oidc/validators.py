@@ -78,6 +78,14 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
         client = request.client or Application.objects.filter(client_id=client_id).first()
         return client is None or client.client_type == Application.CLIENT_PUBLIC
 
+    def validate_silent_login(self, request: Request) -> bool:
+        """`prompt=none`: whether the browser is signed in is decided by oidc.views, before any code."""
+        return True
+
+    def validate_silent_authorization(self, request: Request) -> bool:
+        """`prompt=none`: whether the user allowed the scopes is decided by oidc.views, before any code."""
+        return True
+
     def _create_authorization_code(self, request: Request, code: dict, expires: Any = None) -> Grant:
         grant = super()._create_authorization_code(request, code, expires)
         login = request.browser_login  # set by oidc.views.AuthorizationView

@@ -119,11 +119,13 @@ class AuthorizationView(PageMixin, oauth2_views.AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         application = Application.objects.get(client_id=credentials["client_id"])
+        if credentials.get("code_challenge_method", "S256") != "S256":
+            return self._error_redirect("invalid_request", credentials, application)
         prompt = set(request.GET.get("prompt", "").split())
         refused = self._browser_refusal(request, prompt=prompt, next_url=_query_without_fresh_login(request))
         if refused is not None:
             return (
-                self._prompt_none_error("login_required", credentials, application)
+                self._error_redirect("login_required", credentials, application)
                 if "none" in prompt
                 else refused
             )
@@ -132,7 +134,7 @@ class AuthorizationView(PageMixin, oauth2_views.AuthorizationView):
         if application.skip_authorization or (consent_known and "consent" not in prompt):
             return self._code_issue(application, scopes=scopes, credentials=credentials)
         if "none" in prompt:
-            return self._prompt_none_error("consent_required", credentials, application)
+            return self._error_redirect("consent_required", credentials, application)
         response = super().get(request, *args, **kwargs)
         # The form's answer is a redirect to the application: browsers hold it to `form-action`.
         response._csp_update = {"form-action": [_origin(credentials["redirect_uri"])]}
@@ -175,7 +177,8 @@ class AuthorizationView(PageMixin, oauth2_views.AuthorizationView):
             return redirect("account:login-code")
         return None
 
-    def _prompt_none_error(self, error: str, credentials: dict, application: Application) -> HttpResponse:
+    def _error_redirect(self, error: str, credentials: dict, application: Application) -> HttpResponse:
+        """An error for the application at its (validated) redirect URI, with its `state`."""
         parameters = {"error": error}
         if credentials.get("state"):
             parameters["state"] = credentials["state"]
