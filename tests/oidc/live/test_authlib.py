@@ -15,7 +15,8 @@ from authlib.oidc.core import CodeIDToken
 from tests.oidc.live.conftest import RegisteredApp, RelyingPartyBrowser, TotpAccount, discovery_of
 from tests.robustness.live_server import LiveServer
 
-pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+# authlib.jose is deprecated for joserfc; its OpenID Connect ID token checks (CodeIDToken) still live there.
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 def test_authlib_signs_in_refreshes_revokes_and_logs_out(
