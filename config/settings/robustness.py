@@ -28,3 +28,6 @@ LOGGING = {
     "handlers": {"stderr": {"class": "logging.StreamHandler"}},
     "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
 }
+
+# The pages' stylesheet and scripts straight from static/ (no collectstatic before a test run).
+WHITENOISE_USE_FINDERS = True

@@ -128,7 +128,7 @@ def registered_app(oidc_database: LiveDatabase, landings: Landings) -> Registere
     """A confidential application, registered as an operator would: `manage.py createapplication`."""
     port = landings.port
     app = RegisteredApp(
-        name=f"Trading Desk {uuid.uuid4().hex[:6]}",
+        name="Trading Desk",
         client_id=f"trading-{uuid.uuid4().hex[:12]}",
         client_secret=f"secret-{uuid.uuid4().hex}",
         redirect_uri=f"http://localhost:{port}/callback",
