@@ -56,7 +56,7 @@ SUPPORT_ACTIONS = {
         SupportAction(
             "reset_mfa",
             "Reset second factors",
-            "Schedules the removal of the authenticator app, the phone and the recovery codes, and "
+            "Schedules the removal of the authenticator app, the phone, the passkeys and the recovery codes, and "
             "the sign-out of every app of the accounts: it happens by itself once the delay "
             "(SUPPORT_MFA_RESET_DELAY_SECONDS) has passed, unless the user or support cancels it. "
             "Only do this once you are sure who you are talking to.",
@@ -66,7 +66,7 @@ SUPPORT_ACTIONS = {
             "mfa_reset_cancel",
             "Cancel scheduled MFA resets",
             "The second factors stay as they are.",
-            support.mfa_reset_cancel,
+            support.mfa_reset_cancel_by_support,
         ),
         SupportAction(
             "mfa_reset_now",

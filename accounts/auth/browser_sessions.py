@@ -58,9 +58,11 @@ def browser_session_touch(request: HttpRequest) -> bool:
     if marker is None:
         return True
     now = timezone.now()
-    touched = UserSession.objects.filter(
-        pk=session_id_parse(marker["id"]), ended_at__isnull=True, expires_at__gt=now
-    ).update(last_used_at=now, ip=client_from(request).ip, session_key=request.session.session_key or "")
+    touched = (
+        UserSession.objects.live(now)
+        .filter(pk=session_id_parse(marker["id"]))
+        .update(last_used_at=now, ip=client_from(request).ip, session_key=request.session.session_key or "")
+    )
     request.session[BROWSER_SESSION_KEY] = {**marker, "touched": now.timestamp()}
     return bool(touched)
 

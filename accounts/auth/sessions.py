@@ -61,10 +61,7 @@ def session_id_parse(value: object) -> uuid.UUID | None:
 
 def sessions_live_of(*, user: User, now: datetime | None = None) -> QuerySet[UserSession]:
     """The user's sessions that still count, newest first (ended and expired ones are never shown)."""
-    now = now or timezone.now()
-    return UserSession.objects.filter(user=user, ended_at__isnull=True, expires_at__gt=now).order_by(
-        "-created_at"
-    )
+    return UserSession.objects.live(now).filter(user=user).order_by("-created_at")
 
 
 def _django_sessions_delete(keys: list[str]) -> None:

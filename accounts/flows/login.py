@@ -34,7 +34,7 @@ from accounts.core.login_throttles import (
 from accounts.models import SecurityEvent, User, email_normalize
 from otp import services as otp_services
 from otp.services import mfa_reset_apply
-from otp.webauthn import services as webauthn_services
+from otp.webauthn import services
 
 EventType = SecurityEvent.Type
 
@@ -48,7 +48,7 @@ def _timing_dummy_hash() -> str:
 # --- login and tokens -------------------------------------------------------------------------
 
 
-def _password_failure(*, email: str, user: User | None, client: Client) -> ServiceError:
+def password_failure_record(*, email: str, user: User | None, client: Client) -> ServiceError:
     """Count a wrong password on the IP; its record is written off the request's time, so an
     existing and an unknown email take as long to refuse."""
     login_ip_failure_record(ip=client.ip)
@@ -75,7 +75,7 @@ def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceEr
     if otp_method not in methods:
         return ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
     if otp_method == otp_services.Method.WEBAUTHN:
-        options = webauthn_services.second_factor_options_generate(user=user)
+        options = services.second_factor_options_generate(user=user)
         return ServiceError(
             ErrorCode.OTP_REQUIRED,
             methods=methods,
@@ -102,7 +102,7 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
         user.check_password(password) if user is not None else check_password(password, _timing_dummy_hash())
     )
     if user is None or not password_ok:
-        raise _password_failure(email=email, user=user, client=client)
+        raise password_failure_record(email=email, user=user, client=client)
     login_failures_forget(email=email)
     account_status_check(user)
     # A support reset that has come due takes effect here: the second step sees no factor.
@@ -128,7 +128,7 @@ def login_second_factor(
     if webauthn is not None:
         if not user.passkey_count:
             raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
-        return webauthn_services.second_factor_verify(
+        return services.second_factor_verify(
             user=user,
             challenge_id=webauthn["challengeId"],
             credential=webauthn["credential"],

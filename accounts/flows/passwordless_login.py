@@ -11,7 +11,7 @@ from accounts.flows import login as login_flows
 from accounts.models import SecurityEvent, User
 from otp.challenges import Purpose, challenge_consume
 from otp.services import Method
-from otp.webauthn import services
+from otp.webauthn import relying_party, services
 from otp.webauthn.models import WebAuthnDevice
 
 
@@ -32,7 +32,7 @@ def passwordless_login_verify(*, challenge_id: str, credential: object, client: 
             type=SecurityEvent.Type.LOGIN_FAILED, user_id=None, client=client, details={"factor": "webauthn"}
         )
         raise ServiceError(ErrorCode.WEBAUTHN_INVALID)
-    user = services.passkey_attempt_check(
+    user = relying_party.passkey_attempt_check(
         user_id=owner_id,
         client=client,
         context="login",

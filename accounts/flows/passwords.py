@@ -9,15 +9,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from accounts.auth.sessions import sessions_end_all
-from accounts.auth.trusted_devices import (
-    trusted_devices_revoke_all,
-)
+from accounts.auth.revocation import credentials_revoke_all
 from accounts.core import notifications
 from accounts.core.background import work_in_background
 from accounts.core.client import Client
@@ -28,7 +24,7 @@ from accounts.core.login_throttles import (
     login_failures_forget,
 )
 from accounts.core.mail import email_send
-from accounts.flows.login import _password_failure
+from accounts.flows.login import password_failure_record
 from accounts.models import SecurityEvent, User, email_normalize
 from otp import services as otp_services
 
@@ -49,11 +45,7 @@ def _password_set(user: User, password: str, *, keep_session: object = None) -> 
     """New password: tokens issued before stop working, sessions but `keep_session` end, no device is trusted."""
     user.set_password(password)
     user.password_changed_at = timezone.now()
-    user.token_generation = F("token_generation") + 1
-    user.save(update_fields=["password", "password_changed_at", "token_generation"])
-    user.refresh_from_db(fields=["token_generation"])
-    sessions_end_all(user=user, except_id=keep_session)
-    trusted_devices_revoke_all(user=user)
+    credentials_revoke_all(user=user, keep_session=keep_session, saving=["password", "password_changed_at"])
 
 
 def password_change(
@@ -71,7 +63,7 @@ def password_change(
     """
     login_attempt_reserve(email=user.email, ip=client.ip)
     if not user.check_password(current_password):
-        raise _password_failure(email=user.email, user=user, client=client)
+        raise password_failure_record(email=user.email, user=user, client=client)
     login_failures_forget(email=user.email)
     password_validate(password=new_password, user=user, field="newPassword")
     otp_services.step_up_verify(user=user, otp=otp, client=client)

@@ -18,7 +18,7 @@ from accounts.auth.revocation import tokens_revoke_all
 from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
-from accounts.core.events import security_event_record
+from accounts.core.events import security_actor_of, security_event_record
 from accounts.core.login_throttles import login_failures_forget
 from accounts.flows import mfa_resets as mfa_resets_flows
 from accounts.models import MfaResetRequest, SecurityEvent, User
@@ -51,10 +51,6 @@ def _account_lock_for_change(user: User, staff_member: User | None) -> User:
     return account
 
 
-def _actor(staff_member: User | None) -> SecurityEvent.Actor:
-    return SecurityEvent.Actor.STAFF if staff_member is not None else SecurityEvent.Actor.SYSTEM
-
-
 def _record(
     *,
     user: User,
@@ -68,7 +64,7 @@ def _record(
         user=user,
         type=type,
         client=client,
-        actor=_actor(staff_member),
+        actor=security_actor_of(staff_member),
         staff_member=staff_member,
         details={"reason": reason, **(details or {})},
     )
@@ -76,7 +72,11 @@ def _record(
 
 def _tokens_revoke(*, user: User, staff_member: User | None, reason: str, client: Client) -> None:
     tokens_revoke_all(
-        user=user, client=client, actor=_actor(staff_member), staff_member=staff_member, reason=reason
+        user=user,
+        client=client,
+        actor=security_actor_of(staff_member),
+        staff_member=staff_member,
+        reason=reason,
     )
 
 
@@ -162,7 +162,7 @@ def _pending_reset(user: User) -> MfaResetRequest:
 
 
 @transaction.atomic
-def mfa_reset_cancel(
+def mfa_reset_cancel_by_support(
     *, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT
 ) -> User:
     """Stop the account's scheduled MFA reset; the user is told."""

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.core.client import client_from
-from accounts.flows.mfa_resets import mfa_reset_cancel
+from accounts.flows.mfa_resets import mfa_reset_cancel_by_owner
 from accounts.pages.forms import StepUpForm
 from accounts.pages.framework import ServiceFormView, StepUpMixin, page_decorators
 from accounts.pages.login_steps import verified_session_required
@@ -31,4 +31,4 @@ class MfaResetCancelView(StepUpMixin, ServiceFormView):
         return super().get(request, *args, **kwargs)
 
     def perform(self, form: StepUpForm) -> None:
-        mfa_reset_cancel(user=self.request.user, otp=form.otp, client=client_from(self.request))
+        mfa_reset_cancel_by_owner(user=self.request.user, otp=form.otp, client=client_from(self.request))
