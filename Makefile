@@ -33,6 +33,7 @@ $(OIDC_RP_DIR)/node_modules/.package-lock.json: $(OIDC_RP_DIR)/package-lock.json
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 checks: $(VENV)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PYTHON) manage.py makemigrations --check --dry-run

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.admin import UserAdmin
-from accounts.admin_sessions import ReadOnlyInline
+from accounts.admin.sessions import ReadOnlyInline
+from accounts.admin.users import UserAdmin
 from accounts.models import User
 from oidc.models import AccessToken, Consent, Grant, IDToken, RefreshToken
 

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api_discovery import OpenIdConfigurationApi
+from accounts.api.discovery import OpenIdConfigurationApi
 from oidc.discovery import openid_provider_configuration
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from django.urls import reverse
 from oauth2_provider.settings import oauth2_settings
 
-from accounts.discovery import openid_configuration
-from accounts.signing_keys import key_set
+from accounts.auth.discovery import openid_configuration
+from accounts.auth.signing_keys import key_set
 
 # What the id_tokens given to applications carry besides this service's own idToken claims.
 PROVIDER_CLAIMS = ["auth_time", "nonce", "locale"]

@@ -10,11 +10,11 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.client import Client
-from accounts.errors import ErrorCode, ServiceError
-from accounts.events import security_event_record
+from accounts.auth.sessions import session_end_quietly
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.events import security_event_record
 from accounts.models import SecurityEvent, User, UserSession
-from accounts.sessions import session_end_quietly
 from oidc.models import AccessToken, Application, Consent, RefreshToken
 
 

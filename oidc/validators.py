@@ -26,10 +26,10 @@ from oauth2_provider import oauth2_validators
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request
 
-from accounts.account_state import account_may_authenticate
-from accounts.client import Client
+from accounts.auth.sessions import session_end_quietly, session_start
+from accounts.core.account_state import account_may_authenticate
+from accounts.core.client import Client
 from accounts.models import User, UserSession
-from accounts.sessions import session_end_quietly, session_start
 from oidc.models import AccessToken, Application, Grant, IDToken, RefreshToken
 
 OFFLINE_ACCESS = "offline_access"

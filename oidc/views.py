@@ -32,15 +32,16 @@ from django.views.generic import View
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.exceptions import OAuthToolkitError
 
-from accounts import services as account_services
-from accounts.account_state import account_refusal
-from accounts.browser_sessions import browser_session_current_id
-from accounts.client import client_from
-from accounts.errors import ServiceError
-from accounts.forms import refusal_text
+from accounts.auth.browser_sessions import browser_session_current_id
+from accounts.auth.sessions import session_end_quietly, session_id_parse
+from accounts.core.account_state import account_refusal
+from accounts.core.client import client_from
+from accounts.core.errors import ServiceError
+from accounts.flows import refresh as account_logout
 from accounts.models import User, UserSession
-from accounts.sessions import session_end_quietly, session_id_parse
-from accounts.views import PageMixin, account_session_required, pending_login_start
+from accounts.pages.forms import refusal_text
+from accounts.pages.framework import PageMixin
+from accounts.pages.login_steps import account_session_required, pending_login_start
 from oidc import services
 from oidc.models import Application, IDToken
 from oidc.scopes import scope_texts
@@ -262,7 +263,7 @@ class LogoutView(PageMixin, oauth2_views.RPInitiatedLogoutView):
         if hinted is not None and hinted.session_id is not None:
             session_end_quietly(session_id=hinted.session_id)
         if self.request.user.is_authenticated:
-            account_services.session_logout_record(user=self.request.user, client=client_from(self.request))
+            account_logout.session_logout_record(user=self.request.user, client=client_from(self.request))
             session_end_quietly(session_id=browser_session_current_id(self.request))
         return super().do_logout(application, post_logout_redirect_uri, state, token_user)
 

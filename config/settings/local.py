@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.signing_keys import ensure_development_key
+from accounts.auth.signing_keys import ensure_development_key
 from config.settings.base import *  # noqa: F403
 from config.settings.base import BASE_DIR, env, oauth2_provider_settings, oidc_key_read
 

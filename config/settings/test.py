@@ -32,11 +32,11 @@ OAUTH2_PROVIDER = oauth2_provider_settings(
     redirect_schemes=["https", "http"],
 )
 
-# Argon2id with the production parameters is tested on its own (tests/accounts/test_passwords.py);
+# Argon2id with the production parameters is tested on its own (tests/accounts/flows/test_passwords.py);
 # the rest of the suite hashes with a cheap hasher to stay fast.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
-    "accounts.hashers.Argon2idPasswordHasher",
+    "accounts.core.hashers.Argon2idPasswordHasher",
 ]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

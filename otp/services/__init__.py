@@ -1,5 +1,5 @@
 """Second factors, split by job: verification and throttling, code delivery and the SMS budget,
-enrolment and removal. Reads live in `otp.selectors`. Callers import from here."""
+enrolment and removal, applying support's due MFA reset. Reads live in `otp.selectors`. Callers import from here."""
 
 from __future__ import annotations
 
@@ -16,14 +16,13 @@ from otp.services.delivery import (
 )
 from otp.services.enrolment import (
     factor_removal_record_and_notify,
-    factors_remove_all,
-    recovery_codes_drop_if_no_factor,
     recovery_codes_generate,
     sms_device_add,
     sms_device_delete,
     totp_device_create,
     totp_device_delete,
 )
+from otp.services.removal import factors_remove_all, recovery_codes_drop_if_no_factor
 from otp.services.verification import (
     channel_confirm,
     login_second_factor_verify,

@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from jwt import PyJWKClient  # noqa: F401 - documents what relying parties use
 
+from accounts.auth.signing_keys import key_set
 from accounts.models import SecurityEvent, User, UserSession
-from accounts.signing_keys import key_set
 from oidc.models import Application
 from tests.oidc.conftest import (
     authorize_query,

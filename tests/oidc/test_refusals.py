@@ -9,10 +9,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.client import Client as RequestClient
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.core.client import Client as RequestClient
+from accounts.flows.support import account_block
 from accounts.models import User, UserSession
-from accounts.support import account_block
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from oidc.models import Application
 from tests.oidc.conftest import (
     AUTHORIZE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -9,13 +10,16 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
+
+with warnings.catch_warnings():
+    # authlib.jose is deprecated for joserfc; its OpenID Connect ID token checks still use it.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.jose import JsonWebKey, jwt
 
 from tests.oidc.live.conftest import RegisteredApp, RelyingPartyBrowser, TotpAccount, discovery_of
 from tests.robustness.live_server import LiveServer
 
-# authlib.jose is deprecated for joserfc; its OpenID Connect ID token checks (CodeIDToken) still live there.
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
