@@ -83,7 +83,13 @@ def _attempt_reserve(keys: list[str], *, free: int, cap: int) -> int:
     return cache_step_atomic(
         ATTEMPT_RESERVE_LUA,
         keys=keys,
-        args=[free, cap, now_ms, settings.LOGIN_FAILURE_MEMORY_SECONDS * 1000, settings.LOGIN_IP_MAX_FAILURES],
+        args=[
+            free,
+            cap,
+            now_ms,
+            settings.LOGIN_FAILURE_MEMORY_SECONDS * 1000,
+            settings.LOGIN_IP_MAX_FAILURES,
+        ],
         locally=lambda: _attempt_reserve_locally(keys, now_ms=now_ms, free=free, cap=cap),
     )
 
