@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
+import uuid
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django_tasks import task
 from rest_framework_simplejwt.exceptions import TokenError
 
 from otp import services as otp_services
@@ -26,8 +27,8 @@ from otp.webauthn import services as webauthn_services
 
 from . import mfa_resets, notifications
 from .account_state import account_may_authenticate, account_status_check
-from .background import work_in_background
 from .client import Client
+from .core.tasks import delivery_run, task_enqueue
 from .errors import ErrorCode, ServiceError
 from .events import security_event_log_and_count, security_event_record
 from .hot_queries import refresh_owner_read_and_touch
@@ -71,8 +72,9 @@ def password_validate(*, password: str, user: User, field: str) -> None:
 def user_register(*, email: str, password: str, client: Client) -> None:
     """Create the account and email a verification code; for a taken email, tell its owner.
 
-    Both paths validate, hash and send one email, so the answer and its timing do not
-    say whether the email was known.
+    Both paths validate, hash and enqueue one email, so the answer and its timing do not
+    say whether the email was known; what differs (the cool-down of the notice) is done by
+    the task, after the answer.
     """
     email = email_normalize(email)
     password_validate(password=password, user=User(email=email), field="password")
@@ -93,15 +95,25 @@ def user_register(*, email: str, password: str, client: Client) -> None:
             # Registered concurrently: answer as for a taken email.
             owner_language = client.language or settings.LANGUAGE_CODE
     make_password(password)
-    _signup_attempt_notify(email=email, language=owner_language)
+    task_enqueue(signup_attempt_notify, delivery_id=str(uuid.uuid4()), email=email, language=owner_language)
 
 
-def _signup_attempt_notify(*, email: str, language: str) -> None:
+@task()
+def signup_attempt_notify(*, delivery_id: str, email: str, language: str, attempt: int = 1) -> str:
     """Tell the owner of a taken email that someone tried to sign up with it, at most once per
     `SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS`: repeated sign-ups must not flood their inbox."""
     key = "signup-attempt-notice:" + hashlib.sha256(email.encode()).hexdigest()
-    if cache.add(key, 1, timeout=settings.SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS):
-        email_send(to=email, language=language, template="signup_attempt", context={"email": email})
+    # The cool-down starts with the first attempt; a retry of the same notice is not held by it.
+    if attempt == 1 and not cache.add(key, 1, timeout=settings.SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS):
+        return "cooling down"
+    return delivery_run(
+        task=signup_attempt_notify,
+        arguments={"delivery_id": delivery_id, "email": email, "language": language, "attempt": attempt},
+        kind="signup_attempt",
+        send=lambda: email_send(
+            to=email, language=language, template="signup_attempt", context={"email": email}
+        ),
+    )
 
 
 def user_language_set(*, user: User, language: str) -> User:
@@ -115,22 +127,26 @@ def user_language_set(*, user: User, language: str) -> User:
 
 
 def _password_failure(*, email: str, user: User | None, client: Client) -> ServiceError:
-    """Count a wrong password on the IP; its record is written off the request's time, so an
-    existing and an unknown email take as long to refuse."""
+    """Count a wrong password on the IP; its record is a task, written after the answer, so an
+    existing and an unknown email take as long to refuse (one task enqueued either way)."""
     login_ip_failure_record(ip=client.ip)
-
-    def record() -> None:
-        if user is not None:
-            security_event_record(
-                user=user, type=EventType.LOGIN_FAILED, client=client, details={"factor": "password"}
-            )
-        else:
-            security_event_log_and_count(
-                type=EventType.LOGIN_FAILED, user_id=None, client=client, details={"factor": "password"}
-            )
-
-    work_in_background(record)
+    task_enqueue(login_failure_record, user_id=user.pk if user else None, client=dataclasses.asdict(client))
     return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
+
+
+@task()
+def login_failure_record(*, user_id: int | None, client: dict[str, str | None]) -> None:
+    """The security event of a wrong password (run again after a crash, it is recorded twice)."""
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    details = {"factor": "password"}
+    if user is not None:
+        security_event_record(
+            user=user, type=EventType.LOGIN_FAILED, client=Client(**client), details=details
+        )
+    else:
+        security_event_log_and_count(
+            type=EventType.LOGIN_FAILED, user_id=None, client=Client(**client), details=details
+        )
 
 
 def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceError:
@@ -452,29 +468,50 @@ def password_change(
 def password_reset_request(*, email: str, client: Client) -> None:
     """Email a single-use reset link if an account has `email`; the same answer either way.
 
-    Everything, the lookup included, happens off the request's time: the answer takes as
+    Everything, the lookup included, is a task run after the answer: the answer takes as
     long for an unknown email as for a known one.
     """
-    email = email_normalize(email)
-    work_in_background(lambda: _password_reset_link_send(email=email, client=client))
+    task_enqueue(
+        password_reset_link_send,
+        delivery_id=str(uuid.uuid4()),
+        email=email_normalize(email),
+        client=dataclasses.asdict(client),
+    )
 
 
-def _password_reset_link_send(*, email: str, client: Client) -> None:
+@task()
+def password_reset_link_send(
+    *, delivery_id: str, email: str, client: dict[str, str | None], attempt: int = 1
+) -> str:
+    """The task behind `password_reset_request`. The link is made when it is sent, never stored.
+    The request is recorded by the first attempt (twice only if a worker dies within it)."""
     user = User.objects.filter(email=email).first()
     if user is None:
-        security_event_log_and_count(type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=client)
-        return
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    security_event_record(user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=client)
-    # email_send has logged a failure; nobody is waiting for the answer.
-    with contextlib.suppress(ServiceError):
+        security_event_log_and_count(
+            type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=Client(**client)
+        )
+        return "no account"
+    if attempt == 1:
+        security_event_record(user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=Client(**client))
+
+    def send() -> None:
         email_send(
             to=user.email,
             language=user.language,
             template="password_reset",
-            context={"uid": uid, "token": token, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
+            context={
+                "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+            },
         )
+
+    return delivery_run(
+        task=password_reset_link_send,
+        arguments={"delivery_id": delivery_id, "email": email, "client": client, "attempt": attempt},
+        kind="password_reset",
+        send=send,
+    )
 
 
 def _password_reset_user(uid: str, token: str) -> User:

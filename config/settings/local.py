@@ -5,7 +5,7 @@ from __future__ import annotations
 from accounts.signing_keys import ensure_development_key
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import BASE_DIR, TASK_BACKENDS, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
@@ -17,3 +17,5 @@ if not (JWT_SIGNING_KEY or JWT_SIGNING_KEY_FILE):
 # Staff may use the admin without a second factor on a developer machine only.
 ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=False)
 WHITENOISE_AUTOREFRESH = True
+# Emails leave in the process once the transaction commits: `make run` needs no worker.
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="immediate")]}}

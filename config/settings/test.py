@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import CACHE_BACKENDS, env
+from .base import CACHE_BACKENDS, TASK_BACKENDS, env
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -31,7 +31,9 @@ PASSWORD_HASHERS = [
 ]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-EMAIL_SEND_IN_BACKGROUND = False
+# Tasks run in the test's process once the transaction commits; the tests of the worker
+# (tests/accounts/core/test_tasks_worker.py) switch to the database backend themselves.
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="immediate")]}}
 SMS_BACKEND = "locmem"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tests")}
 CACHES["default"]["BACKEND"] = CACHE_BACKENDS.get(CACHES["default"]["BACKEND"], CACHES["default"]["BACKEND"])
