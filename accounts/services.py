@@ -22,6 +22,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django_tasks import task
 from rest_framework_simplejwt.exceptions import TokenError
 
+from config.logs import request_id_bound, request_id_var
 from otp import services as otp_services
 from otp.webauthn import services as webauthn_services
 
@@ -130,23 +131,32 @@ def _password_failure(*, email: str, user: User | None, client: Client) -> Servi
     """Count a wrong password on the IP; its record is a task, written after the answer, so an
     existing and an unknown email take as long to refuse (one task enqueued either way)."""
     login_ip_failure_record(ip=client.ip)
-    task_enqueue(login_failure_record, user_id=user.pk if user else None, client=dataclasses.asdict(client))
+    task_enqueue(
+        login_failure_record,
+        user_id=user.pk if user else None,
+        client=dataclasses.asdict(client),
+        request_id=request_id_var.get(),
+    )
     return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
 
 
 @task()
-def login_failure_record(*, user_id: int | None, client: dict[str, str | None]) -> None:
-    """The security event of a wrong password (run again after a crash, it is recorded twice)."""
+def login_failure_record(
+    *, user_id: int | None, client: dict[str, str | None], request_id: str | None
+) -> None:
+    """The security event of a wrong password, logged with the id of the request that had it
+    (run again after a worker died within it, it is recorded twice)."""
     user = User.objects.filter(pk=user_id).first() if user_id is not None else None
     details = {"factor": "password"}
-    if user is not None:
-        security_event_record(
-            user=user, type=EventType.LOGIN_FAILED, client=Client(**client), details=details
-        )
-    else:
-        security_event_log_and_count(
-            type=EventType.LOGIN_FAILED, user_id=None, client=Client(**client), details=details
-        )
+    with request_id_bound(request_id):
+        if user is not None:
+            security_event_record(
+                user=user, type=EventType.LOGIN_FAILED, client=Client(**client), details=details
+            )
+        else:
+            security_event_log_and_count(
+                type=EventType.LOGIN_FAILED, user_id=None, client=Client(**client), details=details
+            )
 
 
 def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceError:
@@ -476,23 +486,29 @@ def password_reset_request(*, email: str, client: Client) -> None:
         delivery_id=str(uuid.uuid4()),
         email=email_normalize(email),
         client=dataclasses.asdict(client),
+        request_id=request_id_var.get(),
     )
 
 
 @task()
 def password_reset_link_send(
-    *, delivery_id: str, email: str, client: dict[str, str | None], attempt: int = 1
+    *, delivery_id: str, email: str, client: dict[str, str | None], request_id: str | None, attempt: int = 1
 ) -> str:
     """The task behind `password_reset_request`. The link is made when it is sent, never stored.
     The request is recorded by the first attempt (twice only if a worker dies within it)."""
     user = User.objects.filter(email=email).first()
-    if user is None:
-        security_event_log_and_count(
-            type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=Client(**client)
-        )
-        return "no account"
     if attempt == 1:
-        security_event_record(user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=Client(**client))
+        with request_id_bound(request_id):
+            if user is None:
+                security_event_log_and_count(
+                    type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=Client(**client)
+                )
+            else:
+                security_event_record(
+                    user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=Client(**client)
+                )
+    if user is None:
+        return "no account"
 
     def send() -> None:
         email_send(
@@ -508,7 +524,13 @@ def password_reset_link_send(
 
     return delivery_run(
         task=password_reset_link_send,
-        arguments={"delivery_id": delivery_id, "email": email, "client": client, "attempt": attempt},
+        arguments={
+            "delivery_id": delivery_id,
+            "email": email,
+            "client": client,
+            "request_id": request_id,
+            "attempt": attempt,
+        },
         kind="password_reset",
         send=send,
     )

@@ -130,3 +130,40 @@ Committed = Callable[[], AbstractContextManager[None]]
 def committed(db: None) -> Committed:
     """Run a block as a request would: what waits for the commit (notifications) runs at its end."""
     return commit_callbacks_run
+
+
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
+def database_tasks(settings: Any) -> None:
+    """Tasks as in production: rows written in the transaction that enqueues them, run only
+    by a worker (`tasks_run`)."""
+    settings.TASKS = DATABASE_TASKS
+
+
+TasksRun = Callable[[], None]
+
+
+@pytest.fixture
+def tasks_run(database_tasks: None, monkeypatch: pytest.MonkeyPatch) -> TasksRun:
+    """Run every task that is due, in this process, with the worker's own code
+    (`manage.py tasks_worker --batch`)."""
+    from django_tasks_db.management.commands import db_worker
+
+    # The worker drops a connection that is in a transaction: here, the test's own.
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+
+    def run() -> None:
+        db_worker.Worker(
+            queue_names=["*"],
+            excluded_queue_names=[],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="pytest",
+        ).run()
+
+    return run

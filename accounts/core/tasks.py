@@ -26,9 +26,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, TaskResultStatus
 from django_tasks.base import Task
 from django_tasks.utils import normalize_json
 from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 from accounts.errors import ServiceError
 from accounts.models import EmailDelivery
@@ -95,3 +97,27 @@ def delivery_run(*, task: Task, arguments: dict[str, Any], kind: str, send: Call
         logger.error("Email %s was not sent after %d attempt(s): %s", kind, attempt, reason)
         # Without the SMTP error chained: its text may hold the address, and the task keeps its traceback.
         raise DeliveryFailed(f"{kind} not sent after {attempt} attempt(s): {reason}") from None
+
+
+def tasks_requeue_abandoned(*, worker_id: str, backend_name: str = DEFAULT_TASK_BACKEND_ALIAS) -> int:
+    """Make READY again the RUNNING tasks that no worker runs any more; how many.
+
+    Those `worker_id` had claimed: a worker starting under that id died in its previous life (a
+    SIGKILL, the OOM killer, a lost machine restarted), so ids must be unique across the pool.
+    And those RUNNING for longer than `TASKS_STALE_AFTER_SECONDS`, whose worker never came back.
+    A task run twice this way sends its email once (`delivery_run`); a task that only records an
+    event (`login_failure_record`) may record it twice.
+    """
+    stale_before = timezone.now() - timedelta(seconds=settings.TASKS_STALE_AFTER_SECONDS)
+    running = DBTaskResult.objects.running().filter(backend_name=backend_name)
+    abandoned = [
+        task_result.pk
+        for task_result in running.only("id", "worker_ids", "started_at")
+        if task_result.worker_ids[-1:] == [worker_id]
+        or (task_result.started_at is not None and task_result.started_at < stale_before)
+    ]
+    return (
+        DBTaskResult.objects.running()
+        .filter(pk__in=abandoned)
+        .update(status=TaskResultStatus.READY, started_at=None)
+    )

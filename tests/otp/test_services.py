@@ -24,7 +24,7 @@ from otp.models import CodePurpose, EmailCodeDevice, SmsDevice
 from otp.services import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, Channel, Method
 from otp.services.delivery import _counters_spend
 from otp.sms_backends import SmsDeliveryError
-from tests.conftest import last_sms_code
+from tests.conftest import commit_callbacks_run, last_sms_code
 from tests.factories import UserFactory
 
 CLIENT = Client(ip="203.0.113.7", user_agent="pytest")
@@ -699,7 +699,8 @@ def test_confirm_checks_state_before_the_code(totp_user) -> None:
 def test_email_code_creates_the_device_then_holds_the_cooldown() -> None:
     user = UserFactory(email_verified_at=None)
     with time_machine.travel(START, tick=False) as traveller:
-        sent = services.verification_code_send(user=user, channel=Channel.EMAIL)
+        with commit_callbacks_run():
+            sent = services.verification_code_send(user=user, channel=Channel.EMAIL)
 
         assert (sent.channel, sent.validated, sent.valid_until) == (
             Channel.EMAIL,
@@ -714,7 +715,8 @@ def test_email_code_creates_the_device_then_holds_the_cooldown() -> None:
         )
         assert error.retry_after == 60
         traveller.shift(61)
-        services.verification_code_send(user=user, channel=Channel.EMAIL)
+        with commit_callbacks_run():
+            services.verification_code_send(user=user, channel=Channel.EMAIL)
 
     assert len(mail.outbox) == 2
     assert EmailCodeDevice.objects.filter(user=user).count() == 1
