@@ -118,11 +118,11 @@ def notification_failed_count(*, kind: str) -> None:
 def task_queue_oldest_seconds() -> float | None:
     """How long the oldest task that is due has waited for a worker (0 for none), or None when
     tasks do not wait in the database (the immediate backend runs them at once)."""
-    from django_tasks import default_task_backend
+    from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
     from django_tasks_db.backend import DatabaseBackend
     from django_tasks_db.models import DBTaskResult, get_date_max
 
-    if not isinstance(default_task_backend, DatabaseBackend):
+    if not isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
         return None
     # A task without a `run_after` (stored as the far future) has waited since it was enqueued.
     due_since = Case(When(run_after=get_date_max(), then=F("enqueued_at")), default=F("run_after"))

@@ -30,7 +30,10 @@ PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idPasswordHasher",
 ]
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In memory, unless EMAIL_URL names an SMTP server (the worker processes of
+# tests/accounts/core/test_tasks_worker.py send to one the test runs).
+if not env.str("EMAIL_URL", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run in the test's process once the transaction commits; the tests of the worker
 # (tests/accounts/core/test_tasks_worker.py) switch to the database backend themselves.
 TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="immediate")]}}
