@@ -274,6 +274,13 @@ class MfaResetRequest(models.Model):
         return f"MFA reset of {self.user_id} due {self.due_at:%Y-%m-%d %H:%M} ({self.state})"
 
 
+class UserSessionQuerySet(models.QuerySet["UserSession"]):
+    def live(self, now: datetime | None = None) -> UserSessionQuerySet:
+        """Sessions that still count: not ended, not expired (`UserSession.is_live` on one row;
+        `accounts.auth.owner_query.SESSION_LIVE_SQL` in the hot statements)."""
+        return self.filter(ended_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
 class UserSession(models.Model):
     """One login: an API session (one refresh-token family, `sid` in its tokens) or a browser session.
 
@@ -299,6 +306,8 @@ class UserSession(models.Model):
     # The Django session of a browser session, deleted when the session is ended.
     session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
 
+    objects = UserSessionQuerySet.as_manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["user", "-created_at"], name="session_user_created_idx"),
@@ -310,6 +319,12 @@ class UserSession(models.Model):
 
     def is_live(self, now: datetime | None = None) -> bool:
         return self.ended_at is None and self.expires_at > (now or timezone.now())
+
+
+class TrustedDeviceQuerySet(models.QuerySet["TrustedDevice"]):
+    def live(self, now: datetime | None = None) -> TrustedDeviceQuerySet:
+        """Devices that still count: not revoked, not expired (`TrustedDevice.is_live` on one row)."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
 class TrustedDevice(models.Model):
@@ -324,6 +339,8 @@ class TrustedDevice(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TrustedDeviceQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"], name="trusted_user_created_idx")]

@@ -32,7 +32,7 @@ from django_tasks.utils import normalize_json
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
-from accounts.errors import ServiceError
+from accounts.core.errors import ServiceError
 from accounts.models import EmailDelivery
 from config.metrics import notification_failed_count
 

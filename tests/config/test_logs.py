@@ -19,8 +19,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from accounts import services
-from accounts.client import Client
+from accounts.core.client import Client
+from accounts.flows import passwords as passwords_flows
 from accounts.models import User
 from config.logs import JSON_FIELDS, RequestIdFilter, ServiceJsonFormatter, logging_config, request_id_var
 from tests.conftest import TasksRun, last_email_code, last_sms_code
@@ -275,7 +275,7 @@ def test_a_task_logs_with_the_id_of_the_request_that_enqueued_it(
 ) -> None:
     token = request_id_var.set("trace-task")
     try:
-        services.password_reset_request(email="nobody@example.com", client=Client())
+        passwords_flows.password_reset_request(email="nobody@example.com", client=Client())
     finally:
         request_id_var.reset(token)
 

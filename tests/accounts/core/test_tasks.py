@@ -19,8 +19,9 @@ from django_tasks_db.models import DBTaskResult
 from prometheus_client import REGISTRY
 from pytest_django import Settings
 
-from accounts import notifications, support
+from accounts.core import notifications
 from accounts.core.tasks import delivery_retry_delay, tasks_requeue_abandoned
+from accounts.flows import support
 from accounts.models import EmailDelivery, User
 from config.metrics import task_queue_oldest_seconds
 from tests.conftest import TasksRun

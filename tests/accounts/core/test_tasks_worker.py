@@ -25,7 +25,7 @@ from django_tasks_db.models import DBTaskResult
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from accounts import notifications
+from accounts.core import notifications
 from tests.conftest import DATABASE_TASKS, USER_AGENT
 from tests.factories import UserFactory
 

@@ -1,0 +1,145 @@
+"""Security notifications: the email that tells a user what just happened to the account.
+
+Services call these inside their transaction; the email is a task of that transaction
+(accounts/core/tasks.py), so a rolled-back change tells nobody, a committed one always
+tells, and the answer never waits for SMTP. A failed send is tried again; it is never
+raised to the request, because the change it reports has already happened. No message
+carries a code, a secret or a token.
+
+A factor counts as added once it is verified: an unconfirmed enrolment is not yet a way in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django_tasks import task
+
+from accounts.core.mail import email_send
+from accounts.core.tasks import delivery_run, task_enqueue
+from accounts.models import User
+
+
+def _context_to_json(context: dict[str, Any]) -> dict[str, Any]:
+    """A template context as task arguments: datetimes as ISO strings under `<name>__datetime`."""
+    return {
+        f"{name}__datetime" if isinstance(value, datetime) else name: (
+            value.isoformat() if isinstance(value, datetime) else value
+        )
+        for name, value in context.items()
+    }
+
+
+def _context_from_json(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name.removesuffix("__datetime"): (
+            datetime.fromisoformat(value) if name.endswith("__datetime") else value
+        )
+        for name, value in arguments.items()
+    }
+
+
+@task()
+def notification_email_send(
+    *, delivery_id: str, to: str, language: str, template: str, context: dict[str, Any], attempt: int = 1
+) -> str:
+    """The task that sends one notification, once (`delivery_run`)."""
+    return delivery_run(
+        task=notification_email_send,
+        arguments={
+            "delivery_id": delivery_id,
+            "to": to,
+            "language": language,
+            "template": template,
+            "context": context,
+            "attempt": attempt,
+        },
+        kind=template,
+        send=lambda: email_send(
+            to=to, language=language, template=template, context=_context_from_json(context)
+        ),
+    )
+
+
+def _notify(*, user: User, template: str, context: dict[str, Any] | None = None) -> None:
+    """Email `user` with `templates/emails/<template>.*` if the current transaction commits."""
+    task_enqueue(
+        notification_email_send,
+        delivery_id=str(uuid.uuid4()),
+        to=user.email,
+        language=user.language,
+        template=template,
+        context=_context_to_json(context or {}),
+    )
+
+
+def factor_added_notify(*, user: User, factor: str, phone: str = "", passkey: str = "") -> None:
+    """`factor` is `TOTP`, `SMS` or `WEBAUTHN`; `phone` the obfuscated number of an SMS factor,
+    `passkey` the name of a passkey."""
+    _notify(
+        user=user, template="factor_added", context={"factor": factor, "phone": phone, "passkey": passkey}
+    )
+
+
+def factor_removed_notify(*, user: User, factor: str, passkey: str = "") -> None:
+    _notify(user=user, template="factor_removed", context={"factor": factor, "passkey": passkey})
+
+
+def mfa_reset_notify(*, user: User) -> None:
+    _notify(user=user, template="mfa_reset")
+
+
+def mfa_reset_scheduled_notify(*, user: User, requested_by: str, due_at: datetime) -> None:
+    """`requested_by` is a role, `support` or `operator`, never a name."""
+    _notify(
+        user=user, template="mfa_reset_scheduled", context={"requested_by": requested_by, "due_at": due_at}
+    )
+
+
+def mfa_reset_cancelled_notify(*, user: User, cancelled_by: str) -> None:
+    """`cancelled_by` is `user` or `support`."""
+    _notify(user=user, template="mfa_reset_cancelled", context={"cancelled_by": cancelled_by})
+
+
+def recovery_codes_generated_notify(*, user: User) -> None:
+    _notify(user=user, template="recovery_codes_generated")
+
+
+def recovery_code_used_notify(*, user: User, remaining: int) -> None:
+    _notify(user=user, template="recovery_code_used", context={"remaining": remaining})
+
+
+def password_changed_notify(*, user: User) -> None:
+    _notify(user=user, template="password_changed")
+
+
+def password_reset_notify(*, user: User) -> None:
+    _notify(user=user, template="password_reset_done")
+
+
+def second_factor_failures_notify(*, user: User, failures: int) -> None:
+    """The password was right but the codes keep failing: someone may know the password."""
+    _notify(user=user, template="second_factor_failures", context={"failures": failures})
+
+
+def account_locked_notify(*, user: User, until: datetime | None) -> None:
+    _notify(user=user, template="account_locked", context={"until": until})
+
+
+def account_unlocked_notify(*, user: User) -> None:
+    _notify(user=user, template="account_unlocked")
+
+
+def account_blocked_notify(*, user: User) -> None:
+    _notify(user=user, template="account_blocked")
+
+
+def account_unblocked_notify(*, user: User) -> None:
+    _notify(user=user, template="account_unblocked")
+
+
+def tokens_revoked_notify(*, user: User) -> None:
+    """Support signed the account out everywhere (the user's own logout-all is not told)."""
+    _notify(user=user, template="tokens_revoked")
