@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts.auth.signing_keys import ensure_development_key
 from config.settings.base import *  # noqa: F403
-from config.settings.base import BASE_DIR, env, oauth2_provider_settings, oidc_key_read
+from config.settings.base import BASE_DIR, TASK_BACKENDS, env, oauth2_provider_settings, oidc_key_read
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
@@ -24,3 +24,5 @@ OAUTH2_PROVIDER = oauth2_provider_settings(
 # Staff may use the admin without a second factor on a developer machine only.
 ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=False)
 WHITENOISE_AUTOREFRESH = True
+# Emails leave in the process once the transaction commits: `make run` needs no worker.
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="immediate")]}}

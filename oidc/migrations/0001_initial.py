@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0009_oidc_sessions_and_events'),
+        ('accounts', '0010_oidc_sessions_and_events'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0008_mfa_reset_request'),
+        ('accounts', '0009_email_delivery'),
     ]
 
     operations = [
