@@ -228,6 +228,12 @@ class EmailVerifiedFilter(PresenceFilter):
     field_name = "email_verified_at"
 
 
+class ClosedFilter(PresenceFilter):
+    title = "closed by its owner"
+    parameter_name = "closed"
+    field_name = "closed_at"
+
+
 class SupportReasonForm(forms.Form):
     reason = forms.CharField(
         max_length=500,
@@ -289,6 +295,13 @@ SUPPORT_ACTIONS = {
             "Sign out everywhere",
             "Every token the apps of the accounts hold stops working: they must log in again.",
             support.tokens_revoke,
+        ),
+        SupportAction(
+            "reopen",
+            "Reopen closed accounts",
+            "The accounts can log in again with their password. Only within ACCOUNT_CLOSED_RETENTION_DAYS of "
+            "their closing; after that they are deleted.",
+            support.account_reopen,
         ),
         SupportAction(
             "resend_email_verification",
@@ -383,7 +396,12 @@ USER_FIELDSETS = [
                 "locked_until",
                 "date_joined",
                 "email_verified_at",
+                "pending_email",
+                "pending_email_until",
                 "password_changed_at",
+                "password_compromised_at",
+                "password_checked_at",
+                "closed_at",
                 "security_events",
             ]
         },
@@ -417,7 +435,7 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
         "last_login",
         "last_login_device_short",
     ]
-    list_filter = ["status", HasTotpFilter, HasPhoneFilter, EmailVerifiedFilter]
+    list_filter = ["status", HasTotpFilter, HasPhoneFilter, EmailVerifiedFilter, ClosedFilter]
     list_select_related = ["sms_device"]
     search_fields = ["email"]
     search_help_text = (
@@ -505,7 +523,8 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def account_status(self, user: User) -> str:
-        return User.Status(user.effective_status()).label
+        label = User.Status(user.effective_status()).label
+        return f"{label}, closed" if user.is_closed else label
 
     @admin.display(description="TOTP", boolean=True)
     def totp(self, user: User) -> bool:
@@ -548,6 +567,13 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
 
     def has_resend_email_verification_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.resend_email_verification")
+
+    def has_reopen_user_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.reopen_user")
+
+    @admin.action(description="Reopen the selected closed accounts", permissions=["reopen_user"])
+    def reopen(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        return self.support_action_run(request, queryset, SUPPORT_ACTIONS["reopen"])
 
     @admin.action(description="Block the selected accounts", permissions=["block_user"])
     def block(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:

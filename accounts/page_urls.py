@@ -8,7 +8,7 @@ from django.views.generic import RedirectView
 from otp import views as factor_views
 from otp.webauthn import views as passkey_views
 
-from . import session_views, views, views_mfa_reset
+from . import session_views, views, views_account, views_mfa_reset
 
 app_name = "account"
 
@@ -37,6 +37,13 @@ urlpatterns = [
     ),
     path("account/email/verify/", views.EmailVerifyView.as_view(), name="email-verify"),
     path("account/email/verify/resend/", views.EmailCodeSendView.as_view(), name="email-code"),
+    path("account/email/", views_account.EmailChangeView.as_view(), name="email-change"),
+    path(
+        "account/email/confirm/", views_account.EmailChangeConfirmView.as_view(), name="email-change-confirm"
+    ),
+    path("account/email/cancel/", views_account.EmailChangeCancelView.as_view(), name="email-change-cancel"),
+    path("account/data/", views_account.DataExportView.as_view(), name="data-export"),
+    path("account/close/", views_account.AccountCloseView.as_view(), name="account-close"),
     path("account/password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("account/password/reset/", views.PasswordResetView.as_view(), name="password-reset"),
     path(

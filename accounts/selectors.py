@@ -23,6 +23,7 @@ from otp.webauthn.selectors import passkey_last_used, passkeys_of
 
 from .devices import device_label
 from .models import SecurityEvent, TrustedDevice, User, UserSession
+from .serializers import email_obfuscate
 from .sessions import sessions_live_of
 from .trusted_devices import trusted_device_of, trusted_devices_live_of
 
@@ -41,6 +42,7 @@ class SecuritySummary:
     sessions: list[SessionListed]
     trusted_devices: list[TrustedDeviceListed]
     passkeys: list[WebAuthnDevice]
+    pending_email: str
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ def security_summary(
             for device in trusted_devices_live_of(user=user)
         ],
         passkeys=list(passkeys_of(user)) if user.passkey_count else [],
+        pending_email=email_obfuscate(pending) if (pending := user.email_change_pending()) else "",
     )
 
 

@@ -58,6 +58,14 @@ class ProfileSerializer(serializers.Serializer):
         choices=settings.LANGUAGES,
         help_text="What is sent to the user outside a request is in this language.",
     )
+    pendingEmail = serializers.CharField(
+        required=False,
+        help_text="Obfuscated address a change of email waits to confirm with the code sent to it "
+        "(`POST /auth/me/email/confirm`); absent when none is pending.",
+    )
+    passwordCompromised = serializers.BooleanField(
+        help_text="Whether the password was found in a known data breach at a login: change it."
+    )
 
     def to_representation(self, user: User) -> dict[str, Any]:
         return profile_of(user)
@@ -83,6 +91,8 @@ def profile_of(user: User) -> dict[str, Any]:
         "passkeyCount": user.passkey_count,
         "mfaResetScheduledAt": user.mfa_reset_due_at,
         "language": user.language,
+        "pendingEmail": email_obfuscate(pending) if (pending := user.email_change_pending()) else None,
+        "passwordCompromised": user.password_compromised_at is not None,
     }
     # No declared field formats the dates: `self.fields` would deep-copy every declared field
     # on each call, a fifth of the time of `/auth/me` (docs/benchmarks.md).

@@ -25,7 +25,7 @@ from otp import services as otp_services
 from otp.webauthn import services as webauthn_services
 
 from . import mfa_resets, notifications
-from .account_state import account_may_authenticate, account_status_check
+from .account_state import account_may_authenticate, account_open_or_none, account_status_check
 from .background import work_in_background
 from .client import Client
 from .errors import ErrorCode, ServiceError
@@ -33,6 +33,7 @@ from .events import security_event_log_and_count, security_event_record
 from .hot_queries import refresh_owner_read_and_touch
 from .mail import email_send
 from .models import RevokedToken, SecurityEvent, User, email_normalize
+from .password_breaches import password_breach_check_if_due, password_breach_fields_clear
 from .sessions import api_session_end_quietly, session_id_parse, sessions_end_all
 from .throttles import login_attempt_reserve, login_failures_forget, login_ip_failure_record
 from .tokens import (
@@ -48,6 +49,7 @@ from .tokens import (
     tokens_for_login,
 )
 from .trusted_devices import trusted_device_create, trusted_device_use, trusted_devices_revoke_all
+from .validators import PASSWORD_COMPROMISED_CODE
 
 EventType = SecurityEvent.Type
 
@@ -59,10 +61,14 @@ def _timing_dummy_hash() -> str:
 
 
 def password_validate(*, password: str, user: User, field: str) -> None:
+    """Every rule of AUTH_PASSWORD_VALIDATORS: 400 password_compromised when the password is known
+    from a breach, else password_invalid, with every reason on `field`."""
     try:
         validate_password(password, user=user)
     except ValidationError as error:
-        raise ServiceError(ErrorCode.PASSWORD_INVALID, errors={field: list(error.messages)}) from error
+        compromised = any(item.code == PASSWORD_COMPROMISED_CODE for item in error.error_list)
+        code = ErrorCode.PASSWORD_COMPROMISED if compromised else ErrorCode.PASSWORD_INVALID
+        raise ServiceError(code, errors={field: list(error.messages)}) from error
 
 
 # --- sign-up ----------------------------------------------------------------------------------
@@ -163,7 +169,8 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
     """The first step of every login: throttles, password, then the account's status."""
     email = email_normalize(email)
     login_attempt_reserve(email=email, ip=client.ip)
-    user = User.objects.filter(email=email).first()
+    # A closed account is an unknown email: the same hash check, the same refusal, the same time.
+    user = account_open_or_none(User.objects.filter(email=email).first())
     password_ok = (
         user.check_password(password) if user is not None else check_password(password, _timing_dummy_hash())
     )
@@ -171,6 +178,7 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
         raise _password_failure(email=email, user=user, client=client)
     login_failures_forget(email=email)
     account_status_check(user)
+    password_breach_check_if_due(user=user, password=password, client=client)
     # A support reset that has come due takes effect here: the second step sees no factor.
     return mfa_resets.mfa_reset_apply_if_due(user)
 
@@ -392,11 +400,15 @@ def tokens_revoke_all(
     actor: SecurityEvent.Actor = SecurityEvent.Actor.USER,
     staff_member: User | None = None,
     reason: str = "",
+    keep_session: object = None,
 ) -> None:
-    """Every refresh token and idToken issued so far stops working, every session ends, no device is trusted."""
+    """Every refresh token and idToken issued so far stops working, every session ends, no device is trusted.
+
+    `keep_session`: the browser session a page acts from, which stays (its caller updates its hash).
+    """
     User.objects.filter(pk=user.pk).update(token_generation=F("token_generation") + 1)
     user.refresh_from_db(fields=["token_generation"])
-    sessions_end_all(user=user)
+    sessions_end_all(user=user, except_id=keep_session)
     trusted_devices_revoke_all(user=user)
     details = {"reason": reason} if reason else {}
     security_event_record(
@@ -417,10 +429,26 @@ def _password_set(user: User, password: str, *, keep_session: object = None) -> 
     user.set_password(password)
     user.password_changed_at = timezone.now()
     user.token_generation = F("token_generation") + 1
-    user.save(update_fields=["password", "password_changed_at", "token_generation"])
+    user.save(
+        update_fields=[
+            "password",
+            "password_changed_at",
+            "token_generation",
+            *password_breach_fields_clear(user),
+        ]
+    )
     user.refresh_from_db(fields=["token_generation"])
     sessions_end_all(user=user, except_id=keep_session)
     trusted_devices_revoke_all(user=user)
+
+
+def password_recheck(*, user: User, password: str, client: Client) -> None:
+    """The signed-in user's password again, before a sensitive change: throttled and counted as a login
+    failure (403 authentication_failed) when wrong."""
+    login_attempt_reserve(email=user.email, ip=client.ip)
+    if not user.check_password(password):
+        raise _password_failure(email=user.email, user=user, client=client)
+    login_failures_forget(email=user.email)
 
 
 def password_change(
@@ -436,10 +464,7 @@ def password_change(
 
     `keep_session`: the browser session the page changes the password from, which stays.
     """
-    login_attempt_reserve(email=user.email, ip=client.ip)
-    if not user.check_password(current_password):
-        raise _password_failure(email=user.email, user=user, client=client)
-    login_failures_forget(email=user.email)
+    password_recheck(user=user, password=current_password, client=client)
     password_validate(password=new_password, user=user, field="newPassword")
     otp_services.step_up_verify(user=user, otp=otp, client=client)
     with transaction.atomic():
@@ -460,7 +485,7 @@ def password_reset_request(*, email: str, client: Client) -> None:
 
 
 def _password_reset_link_send(*, email: str, client: Client) -> None:
-    user = User.objects.filter(email=email).first()
+    user = account_open_or_none(User.objects.filter(email=email).first())
     if user is None:
         security_event_log_and_count(type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=client)
         return
@@ -482,7 +507,7 @@ def _password_reset_user(uid: str, token: str) -> User:
         user = User.objects.get(pk=int(force_str(urlsafe_base64_decode(uid))))
     except (ValueError, TypeError, OverflowError, User.DoesNotExist) as error:
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400) from error
-    if not default_token_generator.check_token(user, token):
+    if user.is_closed or not default_token_generator.check_token(user, token):
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400)
     return user
 

@@ -56,6 +56,13 @@ sms_refused = Counter(
     "auth_sms_refused", "SMS codes refused by a daily cap (per user, per number, overall).", ["cap"]
 )
 
+pwned_check_failures = Counter(
+    "auth_pwned_check_failures",
+    "Breach checks of a password that could not ask the Pwned Passwords range API, so accepted it, by "
+    "reason (timeout, network, http_error, garbage, backoff).",
+    ["reason"],
+)
+
 
 def _safe_label(value: Any) -> str:
     text = value.lower() if isinstance(value, str) else ""
@@ -100,6 +107,10 @@ def sms_sent_count(*, purpose: str) -> None:
 
 def sms_refused_count(*, cap: str) -> None:
     sms_refused.labels(_safe_label(cap)).inc()
+
+
+def pwned_check_failure_count(*, reason: str) -> None:
+    pwned_check_failures.labels(_safe_label(reason)).inc()
 
 
 def multiprocess_directory() -> str | None:

@@ -8,6 +8,8 @@ from ..recovery_codes import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, recovery_c
 from ..selectors import TotpEnrolment, recovery_codes_remaining, second_factor_methods, totp_enrolment_of
 from .delivery import (
     CodeSent,
+    email_change_code_discard,
+    email_change_code_generate,
     email_verification_code_send,
     login_sms_code_send,
     sms_code_deliver,
@@ -26,6 +28,7 @@ from .enrolment import (
 )
 from .verification import (
     channel_confirm,
+    email_change_code_verify,
     login_second_factor_verify,
     otp_delay_remaining,
     pending_factors_drop_and_record,
@@ -40,6 +43,9 @@ __all__ = [
     "Method",
     "TotpEnrolment",
     "channel_confirm",
+    "email_change_code_discard",
+    "email_change_code_generate",
+    "email_change_code_verify",
     "email_verification_code_send",
     "factor_removal_record_and_notify",
     "factors_remove_all",

@@ -157,12 +157,7 @@ def email_verification_code_send(*, user: User) -> CodeSent:
     """Email a verification code (sign-up and resend share the cool-down)."""
     if user.email_verified:
         raise ServiceError(ErrorCode.CHANNEL_ALREADY_VERIFIED)
-    # Insert-if-missing, then lock: two first requests at once meet on one row (rather than
-    # one failing on the unique user), and the second then meets the cool-down.
-    EmailCodeDevice.objects.bulk_create(
-        [EmailCodeDevice(user=user, name="Email", confirmed=False)], ignore_conflicts=True
-    )
-    device = EmailCodeDevice.objects.select_for_update().get(user=user)
+    device = _email_code_device_locked(user)
     _cooldown_check(device)
     code = device.code_generate(purpose=CodePurpose.VERIFY)
     email_send(
@@ -172,6 +167,35 @@ def email_verification_code_send(*, user: User) -> CodeSent:
         context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
     )
     return CodeSent(channel=Channel.EMAIL, valid_until=device.valid_until, validated=False)
+
+
+def _email_code_device_locked(user: User) -> EmailCodeDevice:
+    # Insert-if-missing, then lock: two first requests at once meet on one row (rather than
+    # one failing on the unique user), and the second then meets the cool-down.
+    EmailCodeDevice.objects.bulk_create(
+        [EmailCodeDevice(user=user, name="Email", confirmed=False)], ignore_conflicts=True
+    )
+    return EmailCodeDevice.objects.select_for_update().get(user=user)
+
+
+@transaction.atomic
+def email_change_code_generate(*, user: User) -> tuple[str, datetime]:
+    """A code confirming a new email address, and until when it works; the caller delivers it.
+
+    The user's email code device holds it, bound to its purpose: it replaces a pending
+    verification code, and shares its resend cool-down (429 otp_attempts_exhausted).
+    """
+    device = _email_code_device_locked(user)
+    _cooldown_check(device)
+    code = device.code_generate(purpose=CodePurpose.EMAIL_CHANGE)
+    return code, device.valid_until
+
+
+def email_change_code_discard(*, user: User) -> None:
+    """The pending email-change code of `user` no longer works (the change was cancelled)."""
+    EmailCodeDevice.objects.filter(user=user, purpose=CodePurpose.EMAIL_CHANGE).update(
+        token=None, purpose="", valid_until=timezone.now()
+    )
 
 
 @transaction.atomic
