@@ -14,9 +14,11 @@ from django.core.cache import cache
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
+from accounts import pwned_passwords
 from accounts.models import User
 from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp import sms_backends
+from tests.accounts.pwned_fake import FakeRangeApi, fake_range_api_start, fake_range_api_stop
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 USER_AGENT = "pytest-agent/1.0"
@@ -105,3 +107,16 @@ def committed(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
             yield
 
     return run
+
+
+@pytest.fixture
+def pwned_api(settings: Any) -> Iterator[FakeRangeApi]:
+    """The breach check on, against a local fake of the range API (tests/accounts/pwned_fake.py)."""
+    fake = fake_range_api_start()
+    settings.PWNED_PASSWORDS = True
+    settings.PWNED_PASSWORDS_API_URL = fake.url
+    settings.PWNED_PASSWORDS_TIMEOUT_SECONDS = 0.5
+    pwned_passwords.backoff_reset()
+    yield fake
+    pwned_passwords.backoff_reset()
+    fake_range_api_stop(fake)
