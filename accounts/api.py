@@ -252,6 +252,7 @@ class RegisterApi(APIView):
             **error_responses(
                 ErrorCode.VALIDATION_ERROR,
                 ErrorCode.PASSWORD_INVALID,
+                ErrorCode.PASSWORD_COMPROMISED,
                 ErrorCode.SERVICE_UNAVAILABLE,
                 "throttled",
                 bearer=False,
@@ -325,6 +326,7 @@ class PasswordChangeApi(APIView):
             **error_responses(
                 ErrorCode.VALIDATION_ERROR,
                 ErrorCode.PASSWORD_INVALID,
+                ErrorCode.PASSWORD_COMPROMISED,
                 ErrorCode.AUTHENTICATION_FAILED,
                 ErrorCode.LOGIN_THROTTLED,
                 ErrorCode.OTP_INVALID,
@@ -390,6 +392,7 @@ class PasswordResetConfirmApi(APIView):
             **error_responses(
                 ErrorCode.VALIDATION_ERROR,
                 ErrorCode.PASSWORD_INVALID,
+                ErrorCode.PASSWORD_COMPROMISED,
                 ErrorCode.TOKEN_NOT_VALID,
                 bearer=False,
                 status_overrides={ErrorCode.TOKEN_NOT_VALID: 400},
