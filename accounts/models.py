@@ -19,6 +19,14 @@ def email_normalize(email: str) -> str:
     return email.strip().lower()
 
 
+def email_obfuscate(email: str) -> str:
+    """`john@example.co.uk` -> `j***@e***.uk`: first letters and the last domain label."""
+    local, _, domain = email.rpartition("@")
+    labels = domain.split(".")
+    obfuscated_domain = f"{domain[:1]}***" + (f".{labels[-1]}" if len(labels) > 1 else "")
+    return f"{local[:1]}***@{obfuscated_domain}"
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -81,15 +89,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     # that login, code checks and `/auth/me` see a due reset without another query.
     mfa_reset_due_at = models.DateTimeField("MFA reset scheduled for", null=True, blank=True)
 
-    # A change of email waiting for the code sent to the new address (accounts.email_change),
+    # A change of email waiting for the code sent to the new address (accounts.flows.email_change),
     # kept on the row so that `/auth/me` shows it without another query.
     pending_email = models.EmailField("email change pending to", max_length=254, blank=True, default="")
     pending_email_until = models.DateTimeField("email change pending until", null=True, blank=True)
     # The last check of the password against the breach corpus at login, and when it was found
-    # in it (accounts.password_breaches): read by login from the row it loads anyway.
+    # in it (accounts.flows.password_breaches): read by login from the row it loads anyway.
     password_checked_at = models.DateTimeField("password checked for breaches", null=True, blank=True)
     password_compromised_at = models.DateTimeField("password found in a breach", null=True, blank=True)
-    # Closed by its owner (accounts.closing): refused everywhere as an unknown email, reopened by
+    # Closed by its owner (accounts.flows.closing): refused everywhere as an unknown email, reopened by
     # support or purged after ACCOUNT_CLOSED_RETENTION_DAYS.
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -309,6 +317,13 @@ class MfaResetRequest(models.Model):
         return f"MFA reset of {self.user_id} due {self.due_at:%Y-%m-%d %H:%M} ({self.state})"
 
 
+class UserSessionQuerySet(models.QuerySet["UserSession"]):
+    def live(self, now: datetime | None = None) -> UserSessionQuerySet:
+        """Sessions that still count: not ended, not expired (`UserSession.is_live` on one row;
+        `accounts.auth.owner_query.SESSION_LIVE_SQL` in the hot statements)."""
+        return self.filter(ended_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
 class UserSession(models.Model):
     """One login: an API session (one refresh-token family, `sid` in its tokens) or a browser session.
 
@@ -334,6 +349,8 @@ class UserSession(models.Model):
     # The Django session of a browser session, deleted when the session is ended.
     session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
 
+    objects = UserSessionQuerySet.as_manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["user", "-created_at"], name="session_user_created_idx"),
@@ -345,6 +362,12 @@ class UserSession(models.Model):
 
     def is_live(self, now: datetime | None = None) -> bool:
         return self.ended_at is None and self.expires_at > (now or timezone.now())
+
+
+class TrustedDeviceQuerySet(models.QuerySet["TrustedDevice"]):
+    def live(self, now: datetime | None = None) -> TrustedDeviceQuerySet:
+        """Devices that still count: not revoked, not expired (`TrustedDevice.is_live` on one row)."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
 class TrustedDevice(models.Model):
@@ -359,6 +382,8 @@ class TrustedDevice(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TrustedDeviceQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"], name="trusted_user_created_idx")]

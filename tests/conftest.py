@@ -14,11 +14,11 @@ from django.core.cache import cache
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
-from accounts import pwned_passwords
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.core import pwned_passwords
 from accounts.models import User
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp import sms_backends
-from tests.accounts.pwned_fake import FakeRangeApi, fake_range_api_start, fake_range_api_stop
+from tests.accounts.core.pwned_fake import FakeRangeApi, fake_range_api_start, fake_range_api_stop
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 USER_AGENT = "pytest-agent/1.0"
@@ -73,7 +73,7 @@ def totp_user(db: None) -> tuple[User, pyotp.TOTP]:
     from django.utils import timezone
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from accounts.client import Client
+    from accounts.core.client import Client
     from otp.services import totp_device_create
 
     user = UserFactory()
@@ -111,7 +111,7 @@ def committed(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 
 @pytest.fixture
 def pwned_api(settings: Any) -> Iterator[FakeRangeApi]:
-    """The breach check on, against a local fake of the range API (tests/accounts/pwned_fake.py)."""
+    """The breach check on, against a local fake of the range API (tests/accounts/core/pwned_fake.py)."""
     fake = fake_range_api_start()
     settings.PWNED_PASSWORDS = True
     settings.PWNED_PASSWORDS_API_URL = fake.url

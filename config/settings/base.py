@@ -21,7 +21,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.SupportAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "accounts.browser_sessions.BrowserSessionMiddleware",
+    "accounts.auth.browser_sessions.BrowserSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -113,7 +113,7 @@ AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
 # Argon2id first, at least OWASP's parameters (m=19 MiB, t=2, p=1); see accounts.hashers.
 PASSWORD_HASHERS = [
-    "accounts.hashers.Argon2idPasswordHasher",
+    "accounts.core.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -126,15 +126,15 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": 8},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "accounts.validators.ContextPasswordValidator"},
-    {"NAME": "accounts.validators.MaximumLengthValidator"},
+    {"NAME": "accounts.core.validators.ContextPasswordValidator"},
+    {"NAME": "accounts.core.validators.MaximumLengthValidator"},
     # Last: a network call, bounded by PWNED_PASSWORDS_TIMEOUT_SECONDS.
-    {"NAME": "accounts.validators.PwnedPasswordValidator"},
+    {"NAME": "accounts.core.validators.PwnedPasswordValidator"},
 ]
 PASSWORD_MAX_LENGTH = 1024
 # Passwords known from breaches are refused (sign-up, change, reset) and flagged at login:
 # Have I Been Pwned's k-anonymity range API, only a 5-character SHA-1 prefix leaves the service
-# (accounts/pwned_passwords.py). Any failure of the API accepts the password (fail open).
+# (accounts/core/pwned_passwords.py). Any failure of the API accepts the password (fail open).
 PWNED_PASSWORDS = env.bool("PWNED_PASSWORDS", default=True)
 PWNED_PASSWORDS_API_URL = env.str("PWNED_PASSWORDS_API_URL", default="https://api.pwnedpasswords.com/range/")
 PWNED_PASSWORDS_TIMEOUT_SECONDS = env.float("PWNED_PASSWORDS_TIMEOUT_SECONDS", default=2.0)
@@ -248,7 +248,7 @@ JWT_ISSUER = env.str("JWT_ISSUER", default="auth-service")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="auth-service-clients")
 JWT_ROTATE_REFRESH_TOKENS = env.bool("JWT_ROTATE_REFRESH_TOKENS", default=False)
 # Tokens each worker remembers as verified, so a client's next request with the same token skips
-# the signature check (`exp` is still checked): about 1.5 KB each (accounts/tokens.py VerifiedTokens).
+# the signature check (`exp` is still checked): about 1.5 KB each (accounts/auth/tokens.py VerifiedTokens).
 JWT_VERIFIED_TOKENS_KEPT = env.int("JWT_VERIFIED_TOKENS_KEPT", default=4096)
 
 SIMPLE_JWT = {
@@ -262,18 +262,18 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "sub",
     "AUTH_HEADER_TYPES": ("Bearer",),
-    "AUTH_TOKEN_CLASSES": ("accounts.tokens.IdToken",),
+    "AUTH_TOKEN_CLASSES": ("accounts.auth.tokens.IdToken",),
     "UPDATE_LAST_LOGIN": False,
 }
 
 # --- REST framework and OpenAPI -------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.IdTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.authentication.IdTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["accounts.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "accounts.api_schema.AutoSchema",
-    "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["accounts.api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["accounts.api.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "accounts.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "register": env.str("REGISTER_RATE", default="100/hour"),
         "password_reset": env.str("PASSWORD_RESET_RATE", default="20/hour"),

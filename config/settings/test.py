@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .base import *  # noqa: F403
-from .base import CACHE_BACKENDS, env
+from config.settings.base import *  # noqa: F403
+from config.settings.base import CACHE_BACKENDS, env
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -23,11 +23,11 @@ JWT_SIGNING_KEY_FILE = str(
 JWT_PREVIOUS_VERIFYING_KEY = ""
 JWT_PREVIOUS_VERIFYING_KEY_FILE = ""
 
-# Argon2id with the production parameters is tested on its own (tests/accounts/test_passwords.py);
+# Argon2id with the production parameters is tested on its own (tests/accounts/flows/test_passwords.py);
 # the rest of the suite hashes with a cheap hasher to stay fast.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
-    "accounts.hashers.Argon2idPasswordHasher",
+    "accounts.core.hashers.Argon2idPasswordHasher",
 ]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -42,7 +42,7 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache") and _XDIST_WORKER.startsw
     _server, _, _database = CACHES["default"]["LOCATION"].rpartition("/")
     CACHES["default"]["LOCATION"] = f"{_server}/{int(_database or 0) + 1 + int(_XDIST_WORKER[2:])}"
 # No network in tests: the breach check is off unless a test turns it on against its local fake
-# range API (tests/accounts/pwned_fake.py).
+# range API (tests/accounts/core/pwned_fake.py).
 PWNED_PASSWORDS = False
 PWNED_PASSWORDS_API_URL = "http://127.0.0.1:9/range/"
 LOGGING = {"version": 1, "disable_existing_loggers": False}

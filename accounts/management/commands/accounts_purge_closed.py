@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from accounts.closing import accounts_purge_closed
+from accounts.flows.closing import accounts_purge_closed
 
 
 class Command(BaseCommand):
