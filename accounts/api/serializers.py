@@ -158,10 +158,11 @@ def profile_of(user: User) -> dict[str, Any]:
 
 
 class ProfileSerializer(serializers.Serializer):
-    """The profile in the OpenAPI schema and in answers: `PROFILE_FIELDS`, written by `profile_of`."""
+    """The profile in the OpenAPI schema: `PROFILE_FIELDS`, written by `profile_of`."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        return {field.name: copy.deepcopy(field.schema) for field in PROFILE_FIELDS}
+        """The profile's fields, then those a subclass declares (an answer that adds to the profile)."""
+        return {field.name: copy.deepcopy(field.schema) for field in PROFILE_FIELDS} | super().get_fields()
 
     def to_representation(self, user: User) -> dict[str, Any]:
         return profile_of(user)
