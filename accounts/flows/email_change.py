@@ -12,6 +12,8 @@ and the other gets 400 email_taken.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,7 +24,6 @@ from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_record
-from accounts.core.mail import email_send
 from accounts.flows.passwords import password_recheck
 from accounts.models import SecurityEvent, User, email_normalize, email_obfuscate
 from otp import services as otp_services
@@ -48,30 +49,20 @@ def email_change_request(
     otp_services.step_up_verify(user=user, otp=otp, client=client)
     owner = User.objects.filter(email=new_email).exclude(pk=user.pk).only("email", "language").first()
     with transaction.atomic():
-        code, valid_until = otp_services.email_change_code_generate(user=user)
+        # The pending address first: the task that sends the code checks it is still the one.
+        valid_until = timezone.now() + timedelta(seconds=settings.OTP_CODE_VALIDITY_SECONDS)
         User.objects.filter(pk=user.pk).update(pending_email=new_email, pending_email_until=valid_until)
         user.pending_email, user.pending_email_until = new_email, valid_until
+        # One task either way, after the commit: the same answer, in the same time.
+        otp_services.email_change_code_send(user=user, new_email=new_email, deliver=owner is None)
+        if owner is not None:
+            notifications.email_change_attempt_notify(owner=owner)
         security_event_record(
             user=user,
             type=EventType.EMAIL_CHANGE_REQUESTED,
             client=client,
             details={"newEmail": email_obfuscate(new_email)},
         )
-        # One email either way, in the request as a verification code is: the same time for both.
-        if owner is None:
-            email_send(
-                to=new_email,
-                language=user.language,
-                template="email_change_code",
-                context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
-            )
-        else:
-            email_send(
-                to=owner.email,
-                language=owner.language,
-                template="email_change_attempt",
-                context={"email": owner.email},
-            )
     return user
 
 

@@ -3,9 +3,11 @@
 Sign-up, change and reset refuse a breached password (accounts.core.validators). A password chosen
 before it leaked is found at login: the right password is checked against the range API, the
 account flagged (`passwordCompromised` in the profile, a notice on the security page) and the
-user emailed once for that password. The login does not wait for it: the check runs off the
-request's time, and the login's only cost is comparing a date the row it loaded already holds
-(`password_checked_at`), so within the recheck period nothing is done at all.
+user emailed once for that password. Within the recheck period a login's only cost is comparing a
+date the row it loaded already holds (`password_checked_at`). When a check is due it runs in the
+request, bounded by `PWNED_PASSWORDS_TIMEOUT_SECONDS` (and nothing at all while the range API is
+in its back-off): not as a task, because a task's arguments are stored, and an unsalted SHA-1 of
+a password must never be.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.core import notifications
-from accounts.core.background import work_in_background
 from accounts.core.client import Client
 from accounts.core.events import security_event_record
 from accounts.core.pwned_passwords import password_sha1, sha1_breach_count
@@ -40,17 +41,11 @@ def password_breach_check_due(user: User, now: datetime | None = None) -> bool:
 
 @sensitive_variables("password")
 def password_breach_check_if_due(*, user: User, password: str, client: Client) -> None:
-    """At login, with the right `password`: check it off the request's time when it is due.
-
-    Only its SHA-1 (of which 5 characters leave the service) goes on to the check.
-    """
+    """At login, with the right `password`: check it when it is due (of its SHA-1, 5 characters leave)."""
     if not password_breach_check_due(user):
         return
-    sha1, user_id, password_hash = password_sha1(password), user.pk, user.password
-    work_in_background(
-        lambda: password_breach_recheck(
-            user_id=user_id, sha1=sha1, password_hash=password_hash, client=client
-        )
+    password_breach_recheck(
+        user_id=user.pk, sha1=password_sha1(password), password_hash=user.password, client=client
     )
 
 

@@ -9,7 +9,7 @@ from otp.selectors import TotpEnrolment, recovery_codes_remaining, second_factor
 from otp.services.delivery import (
     CodeSent,
     email_change_code_discard,
-    email_change_code_generate,
+    email_change_code_send,
     email_verification_code_send,
     login_sms_code_send,
     sms_code_deliver,
@@ -43,7 +43,7 @@ __all__ = [
     "TotpEnrolment",
     "channel_confirm",
     "email_change_code_discard",
-    "email_change_code_generate",
+    "email_change_code_send",
     "email_change_code_verify",
     "email_verification_code_send",
     "factor_removal_record_and_notify",

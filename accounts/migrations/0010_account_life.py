@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0008_mfa_reset_request'),
+        ('accounts', '0009_email_delivery'),
         ('auth', '0012_alter_user_first_name_max_length'),
     ]
 

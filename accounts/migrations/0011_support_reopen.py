@@ -27,6 +27,6 @@ def support_reopen_revoke(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0009_account_life")]
+    dependencies = [("accounts", "0010_account_life")]
 
     operations = [migrations.RunPython(support_reopen_grant, support_reopen_revoke)]
