@@ -9,6 +9,7 @@ recorded (`DATA_EXPORTED`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ from otp.services import RECOVERY_DEVICE_NAME, Method
 from otp.webauthn.models import WebAuthnDevice
 
 EXPORT_FORMAT_VERSION = 1
+# Sections added by the apps built on top of accounts (`export_section_register`).
+EXPORT_SECTIONS: dict[str, Callable[[User], list[dict[str, Any]]]] = {}
 
 
 def account_data_export(*, user: User, otp: str | None, client: Client) -> dict[str, Any]:
@@ -114,13 +117,17 @@ def account_data_of(user: User) -> dict[str, Any]:
     )
 
 
-def connected_apps_of(user: User) -> list[dict[str, Any]]:
-    """The OpenID Connect clients the user allowed (name, when, scopes, last used).
+def export_section_register(name: str, read: Callable[[User], list[dict[str, Any]]]) -> None:
+    """Add `name` to every export, as `read(user)` gives it: what an app built on top of accounts
+    holds about the user (the OpenID Connect provider's connected apps), without accounts
+    importing it. Called from that app's `AppConfig.ready`."""
+    EXPORT_SECTIONS[name] = read
 
-    The seam for the OpenID Connect provider: until it is part of the service no app can be
-    connected, so the list is empty.
-    """
-    return []
+
+def connected_apps_of(user: User) -> list[dict[str, Any]]:
+    """The applications the user allowed (name, when, scopes, last used), as the provider reads them."""
+    read = EXPORT_SECTIONS.get("connectedApps")
+    return read(user) if read is not None else []
 
 
 def _profile(user: User) -> dict[str, Any]:
