@@ -19,6 +19,14 @@ def email_normalize(email: str) -> str:
     return email.strip().lower()
 
 
+def email_obfuscate(email: str) -> str:
+    """`john@example.co.uk` -> `j***@e***.uk`: first letters and the last domain label."""
+    local, _, domain = email.rpartition("@")
+    labels = domain.split(".")
+    obfuscated_domain = f"{domain[:1]}***" + (f".{labels[-1]}" if len(labels) > 1 else "")
+    return f"{local[:1]}***@{obfuscated_domain}"
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -87,6 +95,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     # that login, code checks and `/auth/me` see a due reset without another query.
     mfa_reset_due_at = models.DateTimeField("MFA reset scheduled for", null=True, blank=True)
 
+    # A change of email waiting for the code sent to the new address (accounts.flows.email_change),
+    # kept on the row so that `/auth/me` shows it without another query.
+    pending_email = models.EmailField("email change pending to", max_length=254, blank=True, default="")
+    pending_email_until = models.DateTimeField("email change pending until", null=True, blank=True)
+    # The last check of the password against the breach corpus at login, and when it was found
+    # in it (accounts.flows.password_breaches): read by login from the row it loads anyway.
+    password_checked_at = models.DateTimeField("password checked for breaches", null=True, blank=True)
+    password_compromised_at = models.DateTimeField("password found in a breach", null=True, blank=True)
+    # Closed by its owner (accounts.flows.closing): refused everywhere as an unknown email, reopened by
+    # support or purged after ACCOUNT_CLOSED_RETENTION_DAYS.
+    closed_at = models.DateTimeField(null=True, blank=True)
+
     objects = UserManager()
 
     USERNAME_FIELD = "email"
@@ -100,6 +120,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         indexes = [
             models.Index(fields=["status"], name="user_status_idx"),
             models.Index(fields=["date_joined"], name="user_date_joined_idx"),
+            models.Index(
+                fields=["closed_at"], name="user_closed_idx", condition=models.Q(closed_at__isnull=False)
+            ),
         ]
         # The support actions of the admin, granted to the Support group.
         permissions = [
@@ -108,6 +131,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             ("reset_mfa", "Can reset the second factors of accounts"),
             ("revoke_tokens", "Can sign accounts out everywhere"),
             ("resend_email_verification", "Can resend email verification codes"),
+            ("reopen_user", "Can reopen closed accounts"),
         ]
 
     def __str__(self) -> str:
@@ -162,6 +186,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    def email_change_pending(self, now: datetime | None = None) -> str:
+        """The address a change of email waits to confirm, or an empty string (none, or expired)."""
+        until = self.pending_email_until
+        if not self.pending_email or until is None or until <= (now or timezone.now()):
+            return ""
+        return self.pending_email
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
 
 class RevokedToken(models.Model):
@@ -220,13 +255,23 @@ class SecurityEvent(models.Model):
         TRUSTED_DEVICE_USED = "TRUSTED_DEVICE_USED", "Trusted device used"
         TRUSTED_DEVICE_REMOVED = "TRUSTED_DEVICE_REMOVED", "Trusted device removed"
         PASSKEY_COUNTER_REGRESSED = "PASSKEY_COUNTER_REGRESSED", "Passkey signature counter went backwards"
+        OIDC_CONSENT_GRANTED = "OIDC_CONSENT_GRANTED", "Application allowed (OpenID Connect)"
+        OIDC_ACCESS_REMOVED = "OIDC_ACCESS_REMOVED", "Application access removed (OpenID Connect)"
+        EMAIL_CHANGE_REQUESTED = "EMAIL_CHANGE_REQUESTED", "Email change requested"
+        EMAIL_CHANGE_CANCELLED = "EMAIL_CHANGE_CANCELLED", "Email change cancelled"
+        EMAIL_CHANGED = "EMAIL_CHANGED", "Email changed"
+        PASSWORD_COMPROMISED = "PASSWORD_COMPROMISED", "Password found in a data breach"
+        DATA_EXPORTED = "DATA_EXPORTED", "Data exported"
+        ACCOUNT_CLOSED = "ACCOUNT_CLOSED", "Account closed"
+        ACCOUNT_REOPENED = "ACCOUNT_REOPENED", "Account reopened"
 
     class Actor(models.TextChoices):
         USER = "USER", "The user"
         STAFF = "STAFF", "Staff member"
         SYSTEM = "SYSTEM", "System"
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="security_events")
+    # Null once a closed account is purged: its events stay, without anything personal.
+    user = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="security_events")
     type = models.CharField(max_length=32, choices=Type.choices)
     actor = models.CharField(max_length=6, choices=Actor.choices, default=Actor.USER)
     staff_member = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -280,8 +325,16 @@ class MfaResetRequest(models.Model):
         return f"MFA reset of {self.user_id} due {self.due_at:%Y-%m-%d %H:%M} ({self.state})"
 
 
+class UserSessionQuerySet(models.QuerySet["UserSession"]):
+    def live(self, now: datetime | None = None) -> UserSessionQuerySet:
+        """Sessions that still count: not ended, not expired (`UserSession.is_live` on one row;
+        `accounts.auth.owner_query.SESSION_LIVE_SQL` in the hot statements)."""
+        return self.filter(ended_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
 class UserSession(models.Model):
-    """One login: an API session (one refresh-token family, `sid` in its tokens) or a browser session.
+    """One login: an API session (one refresh-token family, `sid` in its tokens), a browser session,
+    or an application's grant by OpenID Connect (`oidc`: its tokens point at the row, oidc/models.py).
 
     Live while `ended_at` is null and `expires_at` is ahead; ending it refuses its tokens
     at once (the bearer check and refresh read it in the query that loads the user).
@@ -290,6 +343,7 @@ class UserSession(models.Model):
     class Kind(models.TextChoices):
         API = "api", "API"
         BROWSER = "browser", "Browser"
+        OIDC = "oidc", "Application"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
@@ -305,6 +359,8 @@ class UserSession(models.Model):
     # The Django session of a browser session, deleted when the session is ended.
     session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
 
+    objects = UserSessionQuerySet.as_manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["user", "-created_at"], name="session_user_created_idx"),
@@ -316,6 +372,12 @@ class UserSession(models.Model):
 
     def is_live(self, now: datetime | None = None) -> bool:
         return self.ended_at is None and self.expires_at > (now or timezone.now())
+
+
+class TrustedDeviceQuerySet(models.QuerySet["TrustedDevice"]):
+    def live(self, now: datetime | None = None) -> TrustedDeviceQuerySet:
+        """Devices that still count: not revoked, not expired (`TrustedDevice.is_live` on one row)."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
 class TrustedDevice(models.Model):
@@ -331,6 +393,8 @@ class TrustedDevice(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TrustedDeviceQuerySet.as_manager()
+
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"], name="trusted_user_created_idx")]
 
@@ -339,3 +403,23 @@ class TrustedDevice(models.Model):
 
     def is_live(self, now: datetime | None = None) -> bool:
         return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+
+class EmailDelivery(models.Model):
+    """One email the task queue sends at most once (accounts/core/tasks.py `delivery_run`).
+
+    The task that sends it locks this row, sends, and marks it sent in one transaction: a task
+    run again (a retry, a worker restarted) finds it sent and sends nothing.
+    """
+
+    id = models.UUIDField(primary_key=True)
+    # What is sent: a template name, `password_reset`, `verification_code`; never an address.
+    kind = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="email_delivery_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({'sent' if self.sent_at else 'not sent'})"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from accounts.models import TrustedDevice, User, UserSession
 
@@ -32,7 +31,7 @@ class UserSessionInline(ReadOnlyInline):
     ordering = ["-created_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[UserSession]:
-        return super().get_queryset(request).filter(ended_at__isnull=True, expires_at__gt=timezone.now())
+        return super().get_queryset(request).live()
 
 
 class TrustedDeviceInline(ReadOnlyInline):
@@ -43,4 +42,4 @@ class TrustedDeviceInline(ReadOnlyInline):
     ordering = ["-created_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TrustedDevice]:
-        return super().get_queryset(request).filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+        return super().get_queryset(request).live()

@@ -56,7 +56,7 @@ SUPPORT_ACTIONS = {
         SupportAction(
             "reset_mfa",
             "Reset second factors",
-            "Schedules the removal of the authenticator app, the phone and the recovery codes, and "
+            "Schedules the removal of the authenticator app, the phone, the passkeys and the recovery codes, and "
             "the sign-out of every app of the accounts: it happens by itself once the delay "
             "(SUPPORT_MFA_RESET_DELAY_SECONDS) has passed, unless the user or support cancels it. "
             "Only do this once you are sure who you are talking to.",
@@ -66,7 +66,7 @@ SUPPORT_ACTIONS = {
             "mfa_reset_cancel",
             "Cancel scheduled MFA resets",
             "The second factors stay as they are.",
-            support.mfa_reset_cancel,
+            support.mfa_reset_cancel_by_support,
         ),
         SupportAction(
             "mfa_reset_now",
@@ -80,6 +80,13 @@ SUPPORT_ACTIONS = {
             "Sign out everywhere",
             "Every token the apps of the accounts hold stops working: they must log in again.",
             support.tokens_revoke,
+        ),
+        SupportAction(
+            "reopen",
+            "Reopen closed accounts",
+            "The accounts can log in again with their password. Only within ACCOUNT_CLOSED_RETENTION_DAYS of "
+            "their closing; after that they are deleted.",
+            support.account_reopen,
         ),
         SupportAction(
             "resend_email_verification",

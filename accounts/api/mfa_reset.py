@@ -12,7 +12,7 @@ from accounts.api.headers import otp_header
 from accounts.api.schema import OTP_HEADER, error_responses
 from accounts.core.client import client_from
 from accounts.core.errors import ErrorCode
-from accounts.flows.mfa_resets import mfa_reset_cancel
+from accounts.flows.mfa_resets import mfa_reset_cancel_by_owner
 
 
 class MfaResetCancelApi(APIView):
@@ -31,5 +31,5 @@ class MfaResetCancelApi(APIView):
         },
     )
     def delete(self, request: Request) -> Response:
-        mfa_reset_cancel(user=request.user, otp=otp_header(request), client=client_from(request))
+        mfa_reset_cancel_by_owner(user=request.user, otp=otp_header(request), client=client_from(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

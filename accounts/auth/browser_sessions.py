@@ -36,10 +36,13 @@ def browser_session_current_id(request: HttpRequest) -> str | None:
 def browser_session_start(request: HttpRequest, user: User, *, amr: list[str]) -> UserSession:
     """After `auth_login`: the row of this browser login, under the new Django session key.
 
-    A session re-verified with a second factor logs in again: its old row ends.
+    A session re-verified with a second factor logs in again: it gets a fresh key (Django's
+    login keeps the key of a session already logged in as the same user), and its old row ends
+    with the old key.
     """
     previous = browser_session_current_id(request)
     if previous is not None:
+        request.session.cycle_key()
         session_end_quietly(session_id=previous)
     if request.session.session_key is None:
         request.session.save()
@@ -68,9 +71,11 @@ def browser_session_touch(request: HttpRequest) -> bool:
     if marker is None:
         return True
     now = timezone.now()
-    touched = UserSession.objects.filter(
-        pk=session_id_parse(marker["id"]), ended_at__isnull=True, expires_at__gt=now
-    ).update(last_used_at=now, ip=client_from(request).ip, session_key=request.session.session_key or "")
+    touched = (
+        UserSession.objects.live(now)
+        .filter(pk=session_id_parse(marker["id"]))
+        .update(last_used_at=now, ip=client_from(request).ip, session_key=request.session.session_key or "")
+    )
     request.session[BROWSER_SESSION_KEY] = {
         **marker,
         "touched": now.timestamp(),

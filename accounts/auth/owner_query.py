@@ -91,6 +91,12 @@ def _first_row(database: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -
         return cursor.fetchone()
 
 
+def session_live_sql(alias: str = "") -> str:
+    """`UserSession.objects.live()` in SQL, for the row `alias` (or the table); one parameter: now."""
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}{_quote('ended_at')} IS NULL AND {prefix}{_quote('expires_at')} > %s"
+
+
 # --- The bearer's user ---------------------------------------------------------------------
 
 
@@ -105,8 +111,7 @@ def _bearer_sql(vendor: str) -> str:
     user_id, pk = _quote("user_id"), _quote("id")
     return (
         f"SELECT {_columns(User, 'u')}, {_columns(SmsDevice, 'p')}, EXISTS (SELECT 1 FROM {sessions} s"  # noqa: S608
-        f" WHERE s.{pk} = %s AND s.{user_id} = u.{pk} AND s.{_quote('ended_at')} IS NULL"
-        f" AND s.{_quote('expires_at')} > %s)"
+        f" WHERE s.{pk} = %s AND s.{user_id} = u.{pk} AND {session_live_sql('s')})"
         f" FROM {users} u LEFT JOIN {phones} p ON p.{user_id} = u.{pk} WHERE u.{pk} = %s"
     )
 
@@ -148,6 +153,7 @@ REFRESH_OWNER_FIELDS = (
     "status",
     "locked_until",
     "is_active",
+    "closed_at",
     "email_verified_at",
     "token_generation",
 )
@@ -167,10 +173,10 @@ def _refresh_owner_sql(vendor: str) -> str:
     users, revoked = _quote(User._meta.db_table), _quote(RevokedToken._meta.db_table)
     sessions = _quote(UserSession._meta.db_table)
     user_id, jti, pk = _quote("user_id"), _quote("jti"), _quote("id")
-    last_used, ended, expires = _quote("last_used_at"), _quote("ended_at"), _quote("expires_at")
+    last_used = _quote("last_used_at")
     touch = (
         f"UPDATE {sessions} SET {last_used} = %s WHERE {pk} = %s AND {user_id} = %s"  # noqa: S608
-        f" AND {ended} IS NULL AND {expires} > %s"
+        f" AND {session_live_sql()}"
     )
     if vendor == "postgresql":
         return (
@@ -178,7 +184,7 @@ def _refresh_owner_sql(vendor: str) -> str:
             f"SELECT {_columns(User, 'u', REFRESH_OWNER_FIELDS)}, EXISTS (SELECT 1 FROM {revoked} r"
             f" WHERE r.{user_id} = u.{pk}"
             f" AND r.{jti} IN (%s, %s)), EXISTS (SELECT 1 FROM {sessions} s"
-            f" WHERE s.{pk} = %s AND s.{user_id} = u.{pk} AND s.{ended} IS NULL AND s.{expires} > %s)"
+            f" WHERE s.{pk} = %s AND s.{user_id} = u.{pk} AND {session_live_sql('s')})"
             f" FROM {users} u WHERE u.{pk} = %s"
         )
     columns = ", ".join(

@@ -18,8 +18,9 @@ from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 from rest_framework_simplejwt.settings import api_settings
 
-from accounts.auth.sessions import session_start
+from accounts.auth.sessions import session_id_parse, session_start
 from accounts.auth.signing_keys import key_set
+from accounts.core.account_state import account_may_authenticate
 from accounts.core.client import Client
 from accounts.models import User, UserSession
 
@@ -213,4 +214,27 @@ def tokens_for_session(user: User, *, amr: list[str], session_id: str) -> Issued
     return IssuedTokens(
         id_token=str(id_token_for(user, amr=amr, session_id=session_id)),
         refresh_token=str(refresh_token_for(user, amr=amr, session_id=session_id)),
+    )
+
+
+def token_subject_parse(token: Any) -> tuple[int, uuid.UUID] | None:
+    """The owner id and the session id a verified token names; None when either is not one
+    (a token issued before sessions existed, or forged)."""
+    session_id = session_id_parse(token.get("sid"))
+    try:
+        owner_id = int(token["sub"])
+    except (TypeError, ValueError):
+        return None
+    return None if session_id is None else (owner_id, session_id)
+
+
+def token_still_counts(token: Any, *, owner: User | None, session_live: bool, revoked: bool = False) -> bool:
+    """Whether a verified idToken or refreshToken still lets its owner in: the owner exists and may
+    authenticate, its session is live, it was not revoked on its own, and no revoke-all came after it."""
+    return (
+        owner is not None
+        and session_live
+        and not revoked
+        and account_may_authenticate(owner)
+        and token["gen"] == owner.token_generation
     )

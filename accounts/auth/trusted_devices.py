@@ -40,9 +40,7 @@ def _token_hash(token: str) -> str:
 
 def trusted_devices_live_of(*, user: User) -> QuerySet[TrustedDevice]:
     """The user's devices that still count, newest first."""
-    return TrustedDevice.objects.filter(
-        user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    ).order_by("-created_at")
+    return TrustedDevice.objects.live().filter(user=user).order_by("-created_at")
 
 
 def trusted_device_of(*, user: User, token: str | None) -> TrustedDevice | None:

@@ -12,6 +12,14 @@ from config.metrics import security_event_count
 security_logger = logging.getLogger("accounts.security")
 
 
+def security_actor_of(
+    staff_member: User | None, *, otherwise: SecurityEvent.Actor = SecurityEvent.Actor.SYSTEM
+) -> SecurityEvent.Actor:
+    """Who an event names as its actor: STAFF when a staff member did it, else `otherwise` (the
+    system for what runs on its own or from an operator's command, the user for their own act)."""
+    return SecurityEvent.Actor.STAFF if staff_member is not None else otherwise
+
+
 def security_event_record(
     *,
     user: User,

@@ -32,7 +32,11 @@ def failure_delay_seconds(failures: int, *, free: int, cap: int) -> float:
 
 # The reservation of `_attempt_reserve_locally` as one Redis script: one round trip, atomic
 # across every worker. `failure_delay_seconds` written in Lua; tests check both agree.
+# KEYS: the email's count and last attempt, the IP's failures in this window (or none).
+# ARGV: free failures, delay cap (s), now (ms), memory (ms), the IP's failure budget.
+# Answers IP_REFUSED when the IP's budget is spent (nothing counted), else the wait in ms (0: go on).
 ATTEMPT_RESERVE_LUA = """
+if KEYS[3] and tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[5]) then return -1 end
 local attempts = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 local last = tonumber(redis.call('GET', KEYS[2]) or '-1')
@@ -46,10 +50,14 @@ end
 redis.call('SET', KEYS[2], now, 'PX', ARGV[4])
 return 0
 """
+IP_REFUSED = -1
 
 
-def _attempt_reserve_locally(count_key: str, last_key: str, *, now_ms: int, free: int, cap: int) -> int:
+def _attempt_reserve_locally(keys: list[str], *, now_ms: int, free: int, cap: int) -> int:
     """`ATTEMPT_RESERVE_LUA` with Django's cache API, for a cache that lives in this process."""
+    count_key, last_key, *ip_key = keys
+    if ip_key and (cache.get(ip_key[0]) or 0) >= settings.LOGIN_IP_MAX_FAILURES:
+        return IP_REFUSED
     memory = settings.LOGIN_FAILURE_MEMORY_SECONDS
     cache.add(count_key, 0, timeout=memory)
     attempts = cache.incr(count_key)
@@ -62,8 +70,9 @@ def _attempt_reserve_locally(count_key: str, last_key: str, *, now_ms: int, free
     return 0
 
 
-def _attempt_reserve(count_key: str, last_key: str, *, free: int, cap: int) -> float:
-    """Count an attempt before it is checked, in one atomic step; the seconds to wait if refused.
+def _attempt_reserve(keys: list[str], *, free: int, cap: int) -> int:
+    """Count an attempt before it is checked, in one atomic step; the milliseconds to wait if
+    refused, or IP_REFUSED when the IP's failures are spent (`keys`: see ATTEMPT_RESERVE_LUA).
 
     Every attempt counts as a failure until a success forgets the count, so a burst of
     concurrent attempts meets the delay as a sequence would: the check runs after the count.
@@ -71,28 +80,38 @@ def _attempt_reserve(count_key: str, last_key: str, *, free: int, cap: int) -> f
     refused, whatever the clocks of concurrent workers say.
     """
     now_ms = int(time.time() * 1000)
-    wait_ms = cache_step_atomic(
+    return cache_step_atomic(
         ATTEMPT_RESERVE_LUA,
-        keys=[count_key, last_key],
-        args=[free, cap, now_ms, settings.LOGIN_FAILURE_MEMORY_SECONDS * 1000],
-        locally=lambda: _attempt_reserve_locally(count_key, last_key, now_ms=now_ms, free=free, cap=cap),
+        keys=keys,
+        args=[
+            free,
+            cap,
+            now_ms,
+            settings.LOGIN_FAILURE_MEMORY_SECONDS * 1000,
+            settings.LOGIN_IP_MAX_FAILURES,
+        ],
+        locally=lambda: _attempt_reserve_locally(keys, now_ms=now_ms, free=free, cap=cap),
     )
-    return wait_ms / 1000
 
 
 def login_attempt_reserve(*, email: str, ip: str | None) -> None:
     """Before a password is checked: refuse, with the wait, an attempt too soon after failures.
 
     The attempt is counted against the email first (see `_attempt_reserve`); the per-IP
-    budget counts failures only, so many users behind one address are not refused.
+    budget counts failures only, so many users behind one address are not refused. Both are
+    read in one round trip to the cache.
     """
-    login_ip_budget_check(ip=ip)
-    count_key, last_key = _email_keys(email)
-    wait = _attempt_reserve(
-        count_key, last_key, free=settings.LOGIN_FAILURES_BEFORE_DELAY, cap=settings.LOGIN_DELAY_MAX_SECONDS
+    keys = list(_email_keys(email))
+    if ip:
+        ip_key, window_end = _ip_key(ip, time.time())
+        keys.append(ip_key)
+    wait_ms = _attempt_reserve(
+        keys, free=settings.LOGIN_FAILURES_BEFORE_DELAY, cap=settings.LOGIN_DELAY_MAX_SECONDS
     )
-    if wait > 0:
-        raise ServiceError(ErrorCode.LOGIN_THROTTLED, retry_after=wait)
+    if wait_ms == IP_REFUSED:
+        raise ServiceError(ErrorCode.LOGIN_THROTTLED, retry_after=window_end - time.time())
+    if wait_ms > 0:
+        raise ServiceError(ErrorCode.LOGIN_THROTTLED, retry_after=wait_ms / 1000)
 
 
 def login_ip_budget_check(*, ip: str | None) -> None:

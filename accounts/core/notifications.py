@@ -1,43 +1,79 @@
 """Security notifications: the email that tells a user what just happened to the account.
 
-Services call these inside their transaction; the email leaves once it commits, so a
-rolled-back change tells nobody, and a failed send is logged, never raised, because the
-change it reports has already happened. No message carries a code, a secret or a token that lets anyone in; the one link token, in the
-"a reset is scheduled" email, can only cancel that reset.
+Services call these inside their transaction; the email is a task of that transaction
+(accounts/core/tasks.py), so a rolled-back change tells nobody, a committed one always
+tells, and the answer never waits for SMTP. A failed send is tried again; it is never
+raised to the request, because the change it reports has already happened. No message
+carries a code, a secret or a token that lets anyone in; the one link token, in the "a reset
+is scheduled" email, can only cancel that reset.
 
 A factor counts as added once it is verified: an unconfirmed enrolment is not yet a way in.
 """
 
 from __future__ import annotations
 
-import logging
+import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django_tasks import task
 
-from accounts.core.background import work_in_background
 from accounts.core.mail import email_send
+from accounts.core.tasks import delivery_run, task_enqueue
 from accounts.models import User
 
-logger = logging.getLogger(__name__)
+
+def _context_to_json(context: dict[str, Any]) -> dict[str, Any]:
+    """A template context as task arguments: datetimes as ISO strings under `<name>__datetime`."""
+    return {
+        f"{name}__datetime" if isinstance(value, datetime) else name: (
+            value.isoformat() if isinstance(value, datetime) else value
+        )
+        for name, value in context.items()
+    }
 
 
-def _notify(*, user: User, template: str, context: dict[str, Any] | None = None) -> None:
-    """Email `user` with `templates/emails/<template>.*` once the current transaction commits."""
-    to, user_id, language = user.email, user.pk, user.language
-    context = context or {}
+def _context_from_json(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name.removesuffix("__datetime"): (
+            datetime.fromisoformat(value) if name.endswith("__datetime") else value
+        )
+        for name, value in arguments.items()
+    }
 
-    def send() -> None:
-        try:
-            email_send(to=to, language=language, template=template, context=context)
-        except Exception as error:  # noqa: BLE001 - the change is committed; a lost email must not undo the answer
-            logger.error(
-                "Notification %s for user %s was not sent: %s", template, user_id, error.__class__.__name__
-            )
 
-    # Rendered and sent after the commit, off the request's time (EMAIL_SEND_IN_BACKGROUND).
-    transaction.on_commit(lambda: work_in_background(send))
+@task()
+def notification_email_send(
+    *, delivery_id: str, to: str, language: str, template: str, context: dict[str, Any], attempt: int = 1
+) -> str:
+    """The task that sends one notification, once (`delivery_run`)."""
+    return delivery_run(
+        task=notification_email_send,
+        arguments={
+            "delivery_id": delivery_id,
+            "to": to,
+            "language": language,
+            "template": template,
+            "context": context,
+            "attempt": attempt,
+        },
+        kind=template,
+        send=lambda: email_send(
+            to=to, language=language, template=template, context=_context_from_json(context)
+        ),
+    )
+
+
+def _notify(*, user: User, template: str, context: dict[str, Any] | None = None, to: str = "") -> None:
+    """Email `user` (at `to` when given) with `templates/emails/<template>.*` if the current transaction commits."""
+    task_enqueue(
+        notification_email_send,
+        delivery_id=str(uuid.uuid4()),
+        to=to or user.email,
+        language=user.language,
+        template=template,
+        context=_context_to_json(context or {}),
+    )
 
 
 def factor_added_notify(*, user: User, factor: str, phone: str = "", passkey: str = "") -> None:
@@ -111,3 +147,26 @@ def account_unblocked_notify(*, user: User) -> None:
 def tokens_revoked_notify(*, user: User) -> None:
     """Support signed the account out everywhere (the user's own logout-all is not told)."""
     _notify(user=user, template="tokens_revoked")
+
+
+def email_change_attempt_notify(*, owner: User) -> None:
+    """Someone asked to move another account to `owner`'s address: nothing changed, no code was sent."""
+    _notify(user=owner, template="email_change_attempt", context={"email": owner.email})
+
+
+def email_changed_notify(*, user: User, old_email: str, new_email_shown: str) -> None:
+    """To the address the account had: its email is now `new_email_shown` (obfuscated)."""
+    _notify(user=user, to=old_email, template="email_changed", context={"new_email": new_email_shown})
+
+
+def password_compromised_notify(*, user: User) -> None:
+    """The password of a login was found in a breach: change it (sent once per password)."""
+    _notify(user=user, template="password_compromised")
+
+
+def account_closed_notify(*, user: User, retention_days: int) -> None:
+    _notify(user=user, template="account_closed", context={"retention_days": retention_days})
+
+
+def account_reopened_notify(*, user: User) -> None:
+    _notify(user=user, template="account_reopened")

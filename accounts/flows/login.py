@@ -7,6 +7,7 @@ import functools
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.utils import timezone
+from django_tasks import task
 
 from accounts.auth.tokens import (
     AMR_PASSKEY,
@@ -21,8 +22,7 @@ from accounts.auth.trusted_devices import (
     trusted_device_create,
     trusted_device_use,
 )
-from accounts.core.account_state import account_status_check
-from accounts.core.background import work_in_background
+from accounts.core.account_state import account_open_or_none, account_status_check
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_log_and_count, security_event_record
@@ -31,10 +31,13 @@ from accounts.core.login_throttles import (
     login_failures_forget,
     login_ip_failure_record,
 )
+from accounts.core.tasks import task_enqueue
+from accounts.flows.password_breaches import password_breach_check_if_due
 from accounts.models import SecurityEvent, User, email_normalize
+from config.logs import request_id_bound, request_id_var
 from otp import services as otp_services
 from otp.services import mfa_reset_apply
-from otp.webauthn import services as webauthn_services
+from otp.webauthn import services
 
 EventType = SecurityEvent.Type
 
@@ -48,23 +51,36 @@ def _timing_dummy_hash() -> str:
 # --- login and tokens -------------------------------------------------------------------------
 
 
-def _password_failure(*, email: str, user: User | None, client: Client) -> ServiceError:
-    """Count a wrong password on the IP; its record is written off the request's time, so an
-    existing and an unknown email take as long to refuse."""
+def password_failure_record(*, email: str, user: User | None, client: Client) -> ServiceError:
+    """Count a wrong password on the IP; its record is a task, written after the answer, so an
+    existing and an unknown email take as long to refuse (one task enqueued either way)."""
     login_ip_failure_record(ip=client.ip)
+    task_enqueue(
+        login_failure_record,
+        user_id=user.pk if user else None,
+        client=dataclasses.asdict(client),
+        request_id=request_id_var.get(),
+    )
+    return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
 
-    def record() -> None:
+
+@task()
+def login_failure_record(
+    *, user_id: int | None, client: dict[str, str | None], request_id: str | None
+) -> None:
+    """The security event of a wrong password, logged with the id of the request that had it
+    (run again after a worker died within it, it is recorded twice)."""
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    details = {"factor": "password"}
+    with request_id_bound(request_id):
         if user is not None:
             security_event_record(
-                user=user, type=EventType.LOGIN_FAILED, client=client, details={"factor": "password"}
+                user=user, type=EventType.LOGIN_FAILED, client=Client(**client), details=details
             )
         else:
             security_event_log_and_count(
-                type=EventType.LOGIN_FAILED, user_id=None, client=client, details={"factor": "password"}
+                type=EventType.LOGIN_FAILED, user_id=None, client=Client(**client), details=details
             )
-
-    work_in_background(record)
-    return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
 
 
 def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceError:
@@ -75,7 +91,7 @@ def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceEr
     if otp_method not in methods:
         return ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
     if otp_method == otp_services.Method.WEBAUTHN:
-        options = webauthn_services.second_factor_options_generate(user=user)
+        options = services.second_factor_options_generate(user=user)
         return ServiceError(
             ErrorCode.OTP_REQUIRED,
             methods=methods,
@@ -97,14 +113,16 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
     """The first step of every login: throttles, password, then the account's status."""
     email = email_normalize(email)
     login_attempt_reserve(email=email, ip=client.ip)
-    user = User.objects.filter(email=email).first()
+    # A closed account is an unknown email: the same hash check, the same refusal, the same time.
+    user = account_open_or_none(User.objects.filter(email=email).first())
     password_ok = (
         user.check_password(password) if user is not None else check_password(password, _timing_dummy_hash())
     )
     if user is None or not password_ok:
-        raise _password_failure(email=email, user=user, client=client)
+        raise password_failure_record(email=email, user=user, client=client)
     login_failures_forget(email=email)
     account_status_check(user)
+    password_breach_check_if_due(user=user, password=password, client=client)
     # A support reset that has come due takes effect here: the second step sees no factor.
     return mfa_reset_apply.mfa_reset_apply_if_due(user)
 
@@ -128,7 +146,7 @@ def login_second_factor(
     if webauthn is not None:
         if not user.passkey_count:
             raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
-        return webauthn_services.second_factor_verify(
+        return services.second_factor_verify(
             user=user,
             challenge_id=webauthn["challengeId"],
             credential=webauthn["credential"],

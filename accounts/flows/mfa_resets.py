@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
-from accounts.core.events import security_event_record
+from accounts.core.events import security_actor_of, security_event_record
 from accounts.models import MfaResetRequest, SecurityEvent, User
 from otp import services as otp_services
 from otp.services.mfa_reset_apply import mfa_reset_apply_if_due, mfa_reset_pending_of
@@ -37,10 +37,6 @@ CANCEL_LINK_SALT = "accounts.mfa-reset.cancel-link"
 
 def requester_role(staff_member: User | None) -> str:
     return ROLE_SUPPORT if staff_member is not None else ROLE_OPERATOR
-
-
-def _actor(staff_member: User | None) -> SecurityEvent.Actor:
-    return Actor.STAFF if staff_member is not None else Actor.SYSTEM
 
 
 def mfa_reset_request_create(
@@ -71,7 +67,7 @@ def mfa_reset_request_create(
         user=user,
         type=EventType.MFA_RESET_SCHEDULED,
         client=client,
-        actor=_actor(requested_by),
+        actor=security_actor_of(requested_by),
         staff_member=requested_by,
         details={"reason": reason, "dueAt": reset.due_at.isoformat()},
     )
@@ -179,7 +175,7 @@ def mfa_reset_request_cancel(
         user=user,
         type=EventType.MFA_RESET_CANCELLED,
         client=client,
-        actor=Actor.STAFF if staff_member is not None else Actor.USER,
+        actor=security_actor_of(staff_member, otherwise=Actor.USER),
         staff_member=staff_member,
         details=details,
     )
@@ -188,7 +184,7 @@ def mfa_reset_request_cancel(
     )
 
 
-def mfa_reset_cancel(*, user: User, otp: str | None, client: Client) -> User:
+def mfa_reset_cancel_by_owner(*, user: User, otp: str | None, client: Client) -> User:
     """`DELETE /auth/me/mfa-reset`: the user stops the pending reset, with step-up.
 
     State before code: nothing pending (or already applied) is 404 before any code is checked.

@@ -12,7 +12,7 @@ from accounts.flows import login as login_flows
 from accounts.models import SecurityEvent, User
 from otp.challenges import Purpose, challenge_consume
 from otp.services import Method
-from otp.webauthn import services
+from otp.webauthn import relying_party, services
 from otp.webauthn.models import WebAuthnDevice
 
 
@@ -55,7 +55,7 @@ def passwordless_login_verify(*, challenge_id: str, credential: object, client: 
         )
         return Method.WEBAUTHN if kept else None
 
-    user = services.passkey_attempt_check(
+    user = relying_party.passkey_attempt_check(
         user_id=device.user_id, client=client, context="login", check=counter_kept
     )
     account_status_check(user)

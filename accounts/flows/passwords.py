@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django_tasks import task
 
-from accounts.auth.sessions import sessions_end_all
-from accounts.auth.trusted_devices import (
-    trusted_devices_revoke_all,
-)
+from accounts.auth.revocation import credentials_revoke_all
 from accounts.core import notifications
-from accounts.core.background import work_in_background
+from accounts.core.account_state import account_open_or_none
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_log_and_count, security_event_record
@@ -28,18 +26,26 @@ from accounts.core.login_throttles import (
     login_failures_forget,
 )
 from accounts.core.mail import email_send
-from accounts.flows.login import _password_failure
+from accounts.core.tasks import delivery_run, task_enqueue
+from accounts.core.validators import PASSWORD_COMPROMISED_CODE
+from accounts.flows.login import password_failure_record
+from accounts.flows.password_breaches import password_breach_fields_clear
 from accounts.models import SecurityEvent, User, email_normalize
+from config.logs import request_id_bound, request_id_var
 from otp import services as otp_services
 
 EventType = SecurityEvent.Type
 
 
 def password_validate(*, password: str, user: User, field: str) -> None:
+    """Every rule of AUTH_PASSWORD_VALIDATORS: 400 password_compromised when the password is known
+    from a breach, else password_invalid, with every reason on `field`."""
     try:
         validate_password(password, user=user)
     except ValidationError as error:
-        raise ServiceError(ErrorCode.PASSWORD_INVALID, errors={field: list(error.messages)}) from error
+        compromised = any(item.code == PASSWORD_COMPROMISED_CODE for item in error.error_list)
+        code = ErrorCode.PASSWORD_COMPROMISED if compromised else ErrorCode.PASSWORD_INVALID
+        raise ServiceError(code, errors={field: list(error.messages)}) from error
 
 
 # --- passwords ----------------------------------------------------------------------------
@@ -49,11 +55,17 @@ def _password_set(user: User, password: str, *, keep_session: object = None) -> 
     """New password: tokens issued before stop working, sessions but `keep_session` end, no device is trusted."""
     user.set_password(password)
     user.password_changed_at = timezone.now()
-    user.token_generation = F("token_generation") + 1
-    user.save(update_fields=["password", "password_changed_at", "token_generation"])
-    user.refresh_from_db(fields=["token_generation"])
-    sessions_end_all(user=user, except_id=keep_session)
-    trusted_devices_revoke_all(user=user)
+    saving = ["password", "password_changed_at", *password_breach_fields_clear(user)]
+    credentials_revoke_all(user=user, keep_session=keep_session, saving=saving)
+
+
+def password_recheck(*, user: User, password: str, client: Client) -> None:
+    """The signed-in user's password again, before a sensitive change: throttled and counted as a login
+    failure (403 authentication_failed) when wrong."""
+    login_attempt_reserve(email=user.email, ip=client.ip)
+    if not user.check_password(password):
+        raise password_failure_record(email=user.email, user=user, client=client)
+    login_failures_forget(email=user.email)
 
 
 def password_change(
@@ -69,10 +81,7 @@ def password_change(
 
     `keep_session`: the browser session the page changes the password from, which stays.
     """
-    login_attempt_reserve(email=user.email, ip=client.ip)
-    if not user.check_password(current_password):
-        raise _password_failure(email=user.email, user=user, client=client)
-    login_failures_forget(email=user.email)
+    password_recheck(user=user, password=current_password, client=client)
     password_validate(password=new_password, user=user, field="newPassword")
     otp_services.step_up_verify(user=user, otp=otp, client=client)
     with transaction.atomic():
@@ -85,29 +94,63 @@ def password_change(
 def password_reset_request(*, email: str, client: Client) -> None:
     """Email a single-use reset link if an account has `email`; the same answer either way.
 
-    Everything, the lookup included, happens off the request's time: the answer takes as
+    Everything, the lookup included, is a task run after the answer: the answer takes as
     long for an unknown email as for a known one.
     """
-    email = email_normalize(email)
-    work_in_background(lambda: _password_reset_link_send(email=email, client=client))
+    task_enqueue(
+        password_reset_link_send,
+        delivery_id=str(uuid.uuid4()),
+        email=email_normalize(email),
+        client=dataclasses.asdict(client),
+        request_id=request_id_var.get(),
+    )
 
 
-def _password_reset_link_send(*, email: str, client: Client) -> None:
-    user = User.objects.filter(email=email).first()
+@task()
+def password_reset_link_send(
+    *, delivery_id: str, email: str, client: dict[str, str | None], request_id: str | None, attempt: int = 1
+) -> str:
+    """The task behind `password_reset_request`. The link is made when it is sent, never stored.
+    The request is recorded by the first attempt (twice only if a worker dies within it)."""
+    # A closed account is an unknown email: no link.
+    user = account_open_or_none(User.objects.filter(email=email).first())
+    if attempt == 1:
+        with request_id_bound(request_id):
+            if user is None:
+                security_event_log_and_count(
+                    type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=Client(**client)
+                )
+            else:
+                security_event_record(
+                    user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=Client(**client)
+                )
     if user is None:
-        security_event_log_and_count(type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=client)
-        return
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    security_event_record(user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=client)
-    # email_send has logged a failure; nobody is waiting for the answer.
-    with contextlib.suppress(ServiceError):
+        return "no account"
+
+    def send() -> None:
         email_send(
             to=user.email,
             language=user.language,
             template="password_reset",
-            context={"uid": uid, "token": token, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
+            context={
+                "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+            },
         )
+
+    return delivery_run(
+        task=password_reset_link_send,
+        arguments={
+            "delivery_id": delivery_id,
+            "email": email,
+            "client": client,
+            "request_id": request_id,
+            "attempt": attempt,
+        },
+        kind="password_reset",
+        send=send,
+    )
 
 
 def _password_reset_user(uid: str, token: str) -> User:
@@ -115,7 +158,7 @@ def _password_reset_user(uid: str, token: str) -> User:
         user = User.objects.get(pk=int(force_str(urlsafe_base64_decode(uid))))
     except (ValueError, TypeError, OverflowError, User.DoesNotExist) as error:
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400) from error
-    if not default_token_generator.check_token(user, token):
+    if user.is_closed or not default_token_generator.check_token(user, token):
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400)
     return user
 

@@ -9,15 +9,16 @@ from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts.auth.owner_query import refresh_owner_read_and_touch
-from accounts.auth.sessions import api_session_end_quietly, session_id_parse
+from accounts.auth.sessions import api_session_end_quietly
 from accounts.auth.tokens import (
     AMR_PASSWORD,
     IssuedTokens,
     RefreshToken,
     id_token_for,
     refresh_token_for,
+    token_still_counts,
+    token_subject_parse,
 )
-from accounts.core.account_state import account_may_authenticate
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_record
@@ -42,25 +43,16 @@ def _refresh_token_owner(token: RefreshToken) -> User:
 
     The statement also stamps the session as used now.
     """
-    family = RevokedToken.family_key(token.get("fam", ""))
-    session_id = session_id_parse(token.get("sid"))
-    try:
-        owner_id = int(token["sub"])
-    except (TypeError, ValueError):
-        raise ServiceError(ErrorCode.TOKEN_NOT_VALID) from None
-    if session_id is None:  # issued before sessions existed, or forged
+    subject = token_subject_parse(token)
+    if subject is None:
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
+    owner_id, session_id = subject
+    family = RevokedToken.family_key(token.get("fam", ""))
     found = refresh_owner_read_and_touch(
         owner_id=owner_id, session_id=session_id, jti=token["jti"], family=family
     )
     user, token_revoked, session_live = found if found is not None else (None, True, False)
-    if (
-        user is None
-        or not session_live
-        or token_revoked
-        or not account_may_authenticate(user)
-        or token["gen"] != user.token_generation
-    ):
+    if not token_still_counts(token, owner=user, session_live=session_live, revoked=token_revoked):
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID)
     return user
 

@@ -1,4 +1,5 @@
-"""Support actions on an account: block, unblock, unlock, MFA reset, sign out, resend verification.
+"""Support actions on an account: block, unblock, unlock, MFA reset, sign out, resend verification,
+reopen a closed account.
 
 Each needs a reason, is recorded in the audit trail with the staff member as actor and
 tells the user by email. `staff_member=None` is an operator at the command line
@@ -12,15 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.auth.revocation import tokens_revoke_all
 from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
-from accounts.core.events import security_event_record
+from accounts.core.events import security_actor_of, security_event_record
 from accounts.core.login_throttles import login_failures_forget
 from accounts.flows import mfa_resets as mfa_resets_flows
+from accounts.flows.closing import account_reopen_deadline
 from accounts.models import MfaResetRequest, SecurityEvent, User
 from otp import services as otp_services
 from otp.services import mfa_reset_apply
@@ -51,10 +54,6 @@ def _account_lock_for_change(user: User, staff_member: User | None) -> User:
     return account
 
 
-def _actor(staff_member: User | None) -> SecurityEvent.Actor:
-    return SecurityEvent.Actor.STAFF if staff_member is not None else SecurityEvent.Actor.SYSTEM
-
-
 def _record(
     *,
     user: User,
@@ -68,7 +67,7 @@ def _record(
         user=user,
         type=type,
         client=client,
-        actor=_actor(staff_member),
+        actor=security_actor_of(staff_member),
         staff_member=staff_member,
         details={"reason": reason, **(details or {})},
     )
@@ -76,7 +75,11 @@ def _record(
 
 def _tokens_revoke(*, user: User, staff_member: User | None, reason: str, client: Client) -> None:
     tokens_revoke_all(
-        user=user, client=client, actor=_actor(staff_member), staff_member=staff_member, reason=reason
+        user=user,
+        client=client,
+        actor=security_actor_of(staff_member),
+        staff_member=staff_member,
+        reason=reason,
     )
 
 
@@ -162,7 +165,7 @@ def _pending_reset(user: User) -> MfaResetRequest:
 
 
 @transaction.atomic
-def mfa_reset_cancel(
+def mfa_reset_cancel_by_support(
     *, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT
 ) -> User:
     """Stop the account's scheduled MFA reset; the user is told."""
@@ -213,4 +216,31 @@ def email_verification_resend(
         reason=reason,
         client=client,
     )
+    return user
+
+
+@transaction.atomic
+def account_reopen(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
+    """Open a closed account again, within `ACCOUNT_CLOSED_RETENTION_DAYS` of its closing; the user is told.
+
+    Its sessions and tokens stay ended: the user logs in again with the password.
+    """
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    if user.closed_at is None:
+        raise _refusal(_("The account is not closed."))
+    if account_reopen_deadline(user) <= timezone.now():
+        raise _refusal(_("The account was closed too long ago to reopen: it is due for deletion."))
+    closed_at = user.closed_at
+    user.closed_at = None
+    user.save(update_fields=["closed_at"])
+    _record(
+        user=user,
+        type=EventType.ACCOUNT_REOPENED,
+        staff_member=staff_member,
+        reason=reason,
+        client=client,
+        details={"closedAt": closed_at.isoformat()},
+    )
+    notifications.account_reopened_notify(user=user)
     return user

@@ -20,7 +20,11 @@ from django.views import View
 
 from accounts.core.client import client_from
 from accounts.core.errors import ServiceError
-from accounts.flows.mfa_resets import mfa_reset_cancel, mfa_reset_cancel_by_link, mfa_reset_of_cancel_link
+from accounts.flows.mfa_resets import (
+    mfa_reset_cancel_by_link,
+    mfa_reset_cancel_by_owner,
+    mfa_reset_of_cancel_link,
+)
 from accounts.pages.forms import StepUpForm, refusal_text
 from accounts.pages.framework import ServiceFormView, StepUpMixin, page_decorators
 from accounts.pages.login_steps import verified_session_required
@@ -39,7 +43,7 @@ class MfaResetCancelView(StepUpMixin, ServiceFormView):
         return super().get(request, *args, **kwargs)
 
     def perform(self, form: StepUpForm) -> None:
-        mfa_reset_cancel(user=self.request.user, otp=form.otp, client=client_from(self.request))
+        mfa_reset_cancel_by_owner(user=self.request.user, otp=form.otp, client=client_from(self.request))
 
 
 @method_decorator(page_decorators, name="dispatch")

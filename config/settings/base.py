@@ -35,10 +35,14 @@ THIRD_PARTY_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "oauth2_provider",
+    "django_tasks",
+    "django_tasks_db",
 ]
 LOCAL_APPS = [
     "accounts",
     "otp",
+    "oidc",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -128,8 +132,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "accounts.core.validators.ContextPasswordValidator"},
     {"NAME": "accounts.core.validators.MaximumLengthValidator"},
+    # Last: a network call, bounded by PWNED_PASSWORDS_TIMEOUT_SECONDS.
+    {"NAME": "accounts.core.validators.PwnedPasswordValidator"},
 ]
 PASSWORD_MAX_LENGTH = 1024
+# Passwords known from breaches are refused (sign-up, change, reset) and flagged at login:
+# Have I Been Pwned's k-anonymity range API, only a 5-character SHA-1 prefix leaves the service
+# (accounts/core/pwned_passwords.py). Any failure of the API accepts the password (fail open).
+PWNED_PASSWORDS = env.bool("PWNED_PASSWORDS", default=True)
+PWNED_PASSWORDS_API_URL = env.str("PWNED_PASSWORDS_API_URL", default="https://api.pwnedpasswords.com/range/")
+PWNED_PASSWORDS_TIMEOUT_SECONDS = env.float("PWNED_PASSWORDS_TIMEOUT_SECONDS", default=2.0)
+# A login checks the password again at most this often per user.
+PWNED_PASSWORDS_RECHECK_DAYS = env.int("PWNED_PASSWORDS_RECHECK_DAYS", default=30)
+# After a failure the API is left alone this long (checks fail open at once meanwhile), so a
+# machine without network answers quickly.
+PWNED_PASSWORDS_BACKOFF_SECONDS = env.int("PWNED_PASSWORDS_BACKOFF_SECONDS", default=60)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
 
 # English and Spanish: pages, emails, SMS and the API's `detail` texts (codes never change).
@@ -155,13 +172,28 @@ else:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "emails"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Auth Service <no-reply@localhost>")
-# Password-reset emails leave in a background thread, so answering takes as long for an
-# unknown email as for a known one.
-EMAIL_SEND_IN_BACKGROUND = env.bool("EMAIL_SEND_IN_BACKGROUND", default=True)
 SERVICE_NAME = env.str("SERVICE_NAME", default="Auth Service")
 # Absolute origin used in links sent by email (password reset, "change your password").
 # `localhost`, not 127.0.0.1: browsers refuse WebAuthn on an IP address.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
+
+# --- Task queue (accounts/core/tasks.py): every email leaves through it ---------------
+# `database`: tasks are rows written in the transaction of the change they report, run by
+# `manage.py tasks_worker` (production). `immediate`: run in the process once the transaction
+# commits, no worker needed (`make run`, the tests, a management command with no worker).
+TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="database")]}}
+# An email whose SMTP server fails is tried again after 30 s, 1, 2, 4 ... minutes (doubling),
+# NOTIFICATION_MAX_ATTEMPTS times in all (about 2 hours with 8), then kept as a failed task
+# and counted in `auth_notifications_failed_total`. Retries need the database backend.
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
+# A task still RUNNING after this long when a worker starts belongs to a worker that died: it is
+# run again (a worker's own tasks from before its restart are run again at once).
+TASKS_STALE_AFTER_SECONDS = env.int("TASKS_STALE_AFTER_SECONDS", default=15 * 60)
 
 # --- Passkeys (WebAuthn) -----------------------------------------------------------
 # An empty PUBLIC_BASE_URL (discovery then uses the request's origin) leaves the local relying party.
@@ -209,6 +241,9 @@ RECOVERY_CODE_COUNT = 10
 # A support MFA reset takes effect this long after it is asked for; the user is emailed at
 # once and may cancel it meanwhile (an attacker talking support into it is then too slow).
 SUPPORT_MFA_RESET_DELAY_SECONDS = env.int("SUPPORT_MFA_RESET_DELAY_SECONDS", default=72 * 60 * 60)
+# A closed account can be reopened by support this long; then `manage.py accounts_purge_closed`
+# deletes it.
+ACCOUNT_CLOSED_RETENTION_DAYS = env.int("ACCOUNT_CLOSED_RETENTION_DAYS", default=30)
 
 # --- Password and sign-up throttles -----------------------------------------------
 # A sign-up on a taken email tells its owner, at most once in this time per address.
@@ -249,6 +284,75 @@ SIMPLE_JWT = {
     "AUTH_TOKEN_CLASSES": ("accounts.auth.tokens.IdToken",),
     "UPDATE_LAST_LOGIN": False,
 }
+
+# --- OpenID Connect provider (django-oauth-toolkit; oidc/, README "Sign in with this service") ---
+# id_tokens for other applications are signed RS256 with this RSA key (2048 bits or more), listed
+# in the JWKS beside the ES256 keys; without it no application can be given RS256.
+OIDC_RSA_PRIVATE_KEY = env.str("OIDC_RSA_PRIVATE_KEY", default="", multiline=True)
+OIDC_RSA_PRIVATE_KEY_FILE = env.str("OIDC_RSA_PRIVATE_KEY_FILE", default="")
+# The models of django-oauth-toolkit, each with the session row its tokens belong to (oidc/models.py).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc.Application"
+OAUTH2_PROVIDER_GRANT_MODEL = "oidc.Grant"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oidc.AccessToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oidc.RefreshToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oidc.IDToken"  # noqa: S105 - a model name
+# Redirect URI schemes an application may register; local and test settings add http.
+OIDC_REDIRECT_URI_SCHEMES = env.list("OIDC_REDIRECT_URI_SCHEMES", default=["https"])
+
+
+def oauth2_provider_settings(*, rsa_private_key: str, issuer: str, redirect_schemes: list[str]) -> dict:
+    """django-oauth-toolkit's settings: OpenID Connect on, RFC 9700's choices, this service's lifetimes."""
+    return {
+        "OIDC_ENABLED": True,
+        "OIDC_RSA_PRIVATE_KEY": rsa_private_key,
+        "OIDC_ISS_ENDPOINT": issuer,
+        "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+        # The id_token_hint names the session it ends; a hint of another user still asks first.
+        "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+        "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+        # The grant the id_token names ends (oidc/views.py), not every application's tokens.
+        "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
+        # The consent is remembered by oidc.Consent, not guessed from live tokens.
+        "REQUEST_APPROVAL_PROMPT": "force",
+        "OAUTH2_VALIDATOR_CLASS": "oidc.validators.OAuth2Validator",
+        "SCOPES": {
+            "openid": "Your account's identifier",
+            "email": "Your email address",
+            "profile": "Your account's language",
+            "offline_access": "Staying signed in",
+        },
+        "DEFAULT_SCOPES": ["openid"],
+        "ALLOWED_REDIRECT_URI_SCHEMES": redirect_schemes,
+        "ALLOWED_SCHEMES": redirect_schemes,
+        "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+        "ACCESS_TOKEN_EXPIRE_SECONDS": 15 * 60,
+        "ID_TOKEN_EXPIRE_SECONDS": 15 * 60,
+        "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 60 * 60,
+        "ROTATE_REFRESH_TOKEN": True,
+        "REFRESH_TOKEN_REUSE_PROTECTION": True,
+        "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+        "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+        "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+        "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+        "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+        "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+        "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+        "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    }
+
+
+def oidc_key_read(value: str, file_path: str) -> str:
+    """The PEM text of the OpenID Connect signing key, from the variable or the file it names."""
+    return value or (Path(file_path).read_text() if file_path else "")
+
+
+OAUTH2_PROVIDER = oauth2_provider_settings(
+    rsa_private_key=oidc_key_read(OIDC_RSA_PRIVATE_KEY, OIDC_RSA_PRIVATE_KEY_FILE),
+    issuer=JWT_ISSUER,
+    redirect_schemes=OIDC_REDIRECT_URI_SCHEMES,
+)
 
 # --- REST framework and OpenAPI -------------------------------------------------
 REST_FRAMEWORK = {

@@ -12,7 +12,8 @@ from config.settings.test import *  # noqa: F403
 # Off as in production; the suite also runs schemathesis against a server with DEBUG on (`make run`'s),
 # whose error pages differ (DJANGO_DEBUG=true in its environment).
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-ALLOWED_HOSTS = ["127.0.0.1"]
+# `localhost` for the browser and the relying parties of the OpenID Connect tests.
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 
 SMS_BACKEND = "file"
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -29,3 +30,6 @@ LOGGING = {
     "handlers": {"stderr": {"class": "logging.StreamHandler"}},
     "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
 }
+
+# The pages' stylesheet and scripts straight from static/ (no collectstatic before a test run).
+WHITENOISE_USE_FINDERS = True

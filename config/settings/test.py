@@ -9,7 +9,14 @@ import os
 from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CACHE_BACKENDS, env
+from config.settings.base import (
+    CACHE_BACKENDS,
+    JWT_ISSUER,
+    TASK_BACKENDS,
+    env,
+    oauth2_provider_settings,
+    oidc_key_read,
+)
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -22,6 +29,15 @@ JWT_SIGNING_KEY_FILE = str(
 )
 JWT_PREVIOUS_VERIFYING_KEY = ""
 JWT_PREVIOUS_VERIFYING_KEY_FILE = ""
+OIDC_RSA_PRIVATE_KEY = ""
+OIDC_RSA_PRIVATE_KEY_FILE = str(
+    Path(__file__).resolve().parent.parent.parent / "tests" / "keys" / "rs256-test.pem"
+)
+OAUTH2_PROVIDER = oauth2_provider_settings(
+    rsa_private_key=oidc_key_read("", OIDC_RSA_PRIVATE_KEY_FILE),
+    issuer=JWT_ISSUER,
+    redirect_schemes=["https", "http"],
+)
 
 # Argon2id with the production parameters is tested on its own (tests/accounts/flows/test_passwords.py);
 # the rest of the suite hashes with a cheap hasher to stay fast.
@@ -30,8 +46,13 @@ PASSWORD_HASHERS = [
     "accounts.core.hashers.Argon2idPasswordHasher",
 ]
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-EMAIL_SEND_IN_BACKGROUND = False
+# In memory, unless EMAIL_URL names an SMTP server (the worker processes of
+# tests/accounts/core/test_tasks_worker.py send to one the test runs).
+if not env.str("EMAIL_URL", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tasks run in the test's process once the transaction commits; the tests of the worker
+# (tests/accounts/core/test_tasks_worker.py) switch to the database backend themselves.
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="immediate")]}}
 SMS_BACKEND = "locmem"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tests")}
 CACHES["default"]["BACKEND"] = CACHE_BACKENDS.get(CACHES["default"]["BACKEND"], CACHES["default"]["BACKEND"])
@@ -41,5 +62,9 @@ _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if CACHES["default"]["BACKEND"].endswith("RedisCache") and _XDIST_WORKER.startswith("gw"):
     _server, _, _database = CACHES["default"]["LOCATION"].rpartition("/")
     CACHES["default"]["LOCATION"] = f"{_server}/{int(_database or 0) + 1 + int(_XDIST_WORKER[2:])}"
+# No network in tests: the breach check is off unless a test turns it on against its local fake
+# range API (tests/accounts/core/pwned_fake.py).
+PWNED_PASSWORDS = False
+PWNED_PASSWORDS_API_URL = "http://127.0.0.1:9/range/"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 WHITENOISE_AUTOREFRESH = True

@@ -2,11 +2,15 @@
 
 SMS spend is bounded (SMS pumping): a resend cool-down per device and per user, and daily
 caps per user, per number and overall. A refusal or a gateway outage refunds the budget.
+An SMS code is sent in the request (the user waits for it; 503 when the gateway is down); an
+email code is a task of the request's transaction (accounts/core/tasks.py), retried while the
+SMTP server is down, and made by that task so no code in clear is ever stored, not even in the queue.
 """
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,9 +19,11 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django_tasks import task
 
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.mail import email_send
+from accounts.core.tasks import delivery_run, task_enqueue
 from accounts.models import User
 from config.cache import cache_step_atomic
 from config.metrics import sms_refused_count, sms_sent_count
@@ -153,24 +159,113 @@ def sms_code_deliver(*, device: SmsDevice, purpose: CodePurpose) -> CodeSent:
 
 @transaction.atomic
 def email_verification_code_send(*, user: User) -> CodeSent:
-    """Email a verification code (sign-up and resend share the cool-down)."""
+    """Email a verification code once the transaction commits (sign-up and resend share the
+    cool-down, which starts now). The code is valid at least until the answer's `valid_until`."""
     if user.email_verified:
         raise ServiceError(ErrorCode.CHANNEL_ALREADY_VERIFIED)
+    device = _email_code_device_locked(user)
+    _cooldown_check(device)
+    device.cooldown_set()
+    task_enqueue(email_verification_code_deliver, delivery_id=str(uuid.uuid4()), user_id=user.pk)
+    valid_until = timezone.now() + timedelta(seconds=settings.OTP_CODE_VALIDITY_SECONDS)
+    return CodeSent(channel=Channel.EMAIL, valid_until=valid_until, validated=False)
+
+
+@task()
+def email_verification_code_deliver(*, delivery_id: str, user_id: int, attempt: int = 1) -> str:
+    """The task behind `email_verification_code_send`: a fresh code, stored (hashed) only with
+    the email that carries it, in one transaction. Nothing is sent once the email is verified."""
+
+    def send() -> None:
+        device = (
+            EmailCodeDevice.objects.select_for_update().select_related("user").filter(user_id=user_id).first()
+        )
+        if device is None or device.user.email_verified:
+            return
+        code = device.code_generate(purpose=CodePurpose.VERIFY)
+        email_send(
+            to=device.user.email,
+            language=device.user.language,
+            template="verification_code",
+            context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
+        )
+
+    return delivery_run(
+        task=email_verification_code_deliver,
+        arguments={"delivery_id": delivery_id, "user_id": user_id, "attempt": attempt},
+        kind="verification_code",
+        send=send,
+    )
+
+
+def _email_code_device_locked(user: User) -> EmailCodeDevice:
     # Insert-if-missing, then lock: two first requests at once meet on one row (rather than
     # one failing on the unique user), and the second then meets the cool-down.
     EmailCodeDevice.objects.bulk_create(
         [EmailCodeDevice(user=user, name="Email", confirmed=False)], ignore_conflicts=True
     )
-    device = EmailCodeDevice.objects.select_for_update().get(user=user)
+    return EmailCodeDevice.objects.select_for_update().get(user=user)
+
+
+@transaction.atomic
+def email_change_code_send(*, user: User, new_email: str, deliver: bool) -> datetime:
+    """Email a code confirming `new_email` once the transaction commits; until when the change may be confirmed.
+
+    The user's email code device holds it, HMAC'd and bound to its purpose, made by the task that
+    sends it (so it is never stored in clear, not even in the task). The resend cool-down is the
+    email verification's. Any code sent before is discarded now: it proved another address.
+    `deliver=False` takes the same steps and sends nothing, for an address that cannot be given
+    (its owner is told instead, by the caller).
+    """
+    device = _email_code_device_locked(user)
     _cooldown_check(device)
-    code = device.code_generate(purpose=CodePurpose.VERIFY)
-    email_send(
-        to=user.email,
-        language=user.language,
-        template="verification_code",
-        context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
+    device.cooldown_set(commit=False)
+    device.token, device.purpose, device.valid_until = None, "", timezone.now()
+    device.save()
+    if deliver:
+        task_enqueue(
+            email_change_code_deliver, delivery_id=str(uuid.uuid4()), user_id=user.pk, new_email=new_email
+        )
+    return timezone.now() + timedelta(seconds=settings.OTP_CODE_VALIDITY_SECONDS)
+
+
+@task()
+def email_change_code_deliver(*, delivery_id: str, user_id: int, new_email: str, attempt: int = 1) -> str:
+    """The task behind `email_change_code_send`: a fresh code, stored (hashed) only with the email that
+    carries it. Nothing is sent once the change is no longer pending for `new_email`."""
+
+    def send() -> None:
+        device = (
+            EmailCodeDevice.objects.select_for_update().select_related("user").filter(user_id=user_id).first()
+        )
+        if device is None or device.user.email_change_pending() != new_email:
+            return
+        code = device.code_generate(purpose=CodePurpose.EMAIL_CHANGE)
+        email_send(
+            to=new_email,
+            language=device.user.language,
+            template="email_change_code",
+            context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
+        )
+
+    return delivery_run(
+        task=email_change_code_deliver,
+        arguments={
+            "delivery_id": delivery_id,
+            "user_id": user_id,
+            "new_email": new_email,
+            "attempt": attempt,
+        },
+        kind="email_change_code",
+        send=send,
     )
-    return CodeSent(channel=Channel.EMAIL, valid_until=device.valid_until, validated=False)
+
+
+def email_change_code_discard(*, user: User) -> None:
+    """The pending email-change code of `user` no longer works (the change was cancelled)."""
+    EmailCodeDevice.objects.filter(user=user, purpose=CodePurpose.EMAIL_CHANGE).update(
+        token=None, purpose="", valid_until=timezone.now()
+    )
 
 
 @transaction.atomic

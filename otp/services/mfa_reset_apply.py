@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.auth import revocation
 from accounts.core import notifications
 from accounts.core.client import Client
-from accounts.core.events import security_event_record
+from accounts.core.events import security_actor_of, security_event_record
 from accounts.models import MfaResetRequest, SecurityEvent, User
 from otp.services.removal import factors_remove_all
 
@@ -44,7 +44,7 @@ def mfa_reset_request_apply(
     reset.save(update_fields=["state", "done_at"])
     user.mfa_reset_due_at = None
     user.save(update_fields=["mfa_reset_due_at"])
-    actor = Actor.STAFF if staff_member is not None else Actor.SYSTEM
+    actor = security_actor_of(staff_member)
     security_event_record(
         user=user,
         type=EventType.MFA_RESET,

@@ -17,7 +17,8 @@ from accounts.api.token_serializers import TokensSerializer, WebAuthnAssertionSe
 from accounts.core.client import client_from
 from accounts.core.errors import ErrorCode
 from accounts.flows import passwordless_login as login
-from otp.webauthn import selectors, services
+from otp.webauthn import registration as registration_webauthn
+from otp.webauthn import relying_party, selectors, services
 
 STEP_UP_ERRORS = (ErrorCode.OTP_INVALID, ErrorCode.OTP_THROTTLED, ErrorCode.ACCOUNT_LOCKED)
 ASSERTION_ERRORS = (
@@ -37,7 +38,7 @@ class CeremonySerializer(serializers.Serializer):
     )
 
 
-def ceremony_body(options: services.CeremonyOptions) -> dict:
+def ceremony_body(options: relying_party.CeremonyOptions) -> dict:
     return {"challengeId": options.challenge_id, "publicKey": options.public_key}
 
 
@@ -64,7 +65,7 @@ class WebAuthnOptionsApi(APIView):
         responses={200: CeremonySerializer, **error_responses(*STEP_UP_ERRORS)},
     )
     def post(self, request: Request) -> Response:
-        options = services.registration_options_generate(
+        options = registration_webauthn.registration_options_generate(
             user=request.user, otp=otp_header(request), client=client_from(request)
         )
         return Response(ceremony_body(options))
@@ -76,7 +77,9 @@ class WebAuthnMethodApi(APIView):
         credential = serializers.DictField(
             help_text="PublicKeyCredential.toJSON() after credentials.create()"
         )
-        name = serializers.CharField(max_length=services.NAME_MAX_LENGTH, required=False, allow_blank=True)
+        name = serializers.CharField(
+            max_length=registration_webauthn.NAME_MAX_LENGTH, required=False, allow_blank=True
+        )
 
     class ListSerializer(serializers.Serializer):
         passkeys = PasskeySerializer(many=True)
@@ -99,7 +102,7 @@ class WebAuthnMethodApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.registration_complete(
+        user = registration_webauthn.registration_complete(
             user=request.user,
             challenge_id=data.validated_data["challengeId"],
             credential=data.validated_data["credential"],

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.pages.forms import StepUpForm
-from otp.webauthn.services import NAME_MAX_LENGTH
+from otp.webauthn.registration import NAME_MAX_LENGTH
 
 
 class PasskeyAddForm(StepUpForm):

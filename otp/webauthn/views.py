@@ -36,7 +36,8 @@ from accounts.pages.login_steps import (
     verified_session_required,
 )
 from otp.services import Method
-from otp.webauthn import services
+from otp.webauthn import registration as registration_webauthn
+from otp.webauthn import relying_party, services
 from otp.webauthn.forms import PasskeyAddForm
 from otp.webauthn.models import WebAuthnDevice
 
@@ -62,7 +63,7 @@ def _text(body: dict[str, Any], name: str, max_length: int = 64) -> str:
     return value
 
 
-def _ceremony(options: services.CeremonyOptions) -> JsonResponse:
+def _ceremony(options: relying_party.CeremonyOptions) -> JsonResponse:
     return JsonResponse({"challengeId": options.challenge_id, "publicKey": options.public_key})
 
 
@@ -116,17 +117,19 @@ class PasskeyRegisterOptionsView(PasskeyJsonView):
     def handle(self, request: HttpRequest, body: dict[str, Any]) -> JsonResponse:
         otp = _text(body, "otp").strip() or None
         return _ceremony(
-            services.registration_options_generate(user=request.user, otp=otp, client=client_from(request))
+            registration_webauthn.registration_options_generate(
+                user=request.user, otp=otp, client=client_from(request)
+            )
         )
 
 
 class PasskeyRegisterView(PasskeyJsonView):
     def handle(self, request: HttpRequest, body: dict[str, Any]) -> JsonResponse:
-        services.registration_complete(
+        registration_webauthn.registration_complete(
             user=request.user,
             challenge_id=_text(body, "challengeId"),
             credential=body.get("credential"),
-            name=_text(body, "name", services.NAME_MAX_LENGTH),
+            name=_text(body, "name", registration_webauthn.NAME_MAX_LENGTH),
             client=client_from(request),
         )
         messages.success(request, gettext("Your passkey is added. You can sign in with it now."))

@@ -30,6 +30,8 @@ PROFILE = {
     "passkeyCount": True,
     "mfaResetScheduledAt": False,
     "language": True,  # second wave: "The profile gains `language`"
+    "pendingEmail": False,  # third wave: "The profile gains `pendingEmail`"
+    "passwordCompromised": True,  # third wave: compromised passwords
 }
 PROFILE_DATES = (
     "emailVerificationDate",
@@ -219,6 +221,19 @@ CONTRACT: dict[tuple[str, str], Operation] = {
             "subject_types_supported": True,
             "response_types_supported": True,
             "claims_supported": True,
+            # The OpenID Provider's (issue 22).
+            "authorization_endpoint": True,
+            "userinfo_endpoint": True,
+            "end_session_endpoint": True,
+            "revocation_endpoint": True,
+            "response_modes_supported": True,
+            "grant_types_supported": True,
+            "code_challenge_methods_supported": True,
+            "scopes_supported": True,
+            "token_endpoint_auth_methods_supported": True,
+            "revocation_endpoint_auth_methods_supported": True,
+            "prompt_values_supported": True,
+            "authorization_response_iss_parameter_supported": True,
         },
         bearer=False,
     ),
@@ -258,6 +273,32 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         response={"stepUpToken": True, "validUntil": True},
         errors=_merge(BEARER, PASSKEY_CHECK, {403: {"webauthn_invalid"}}),
     ),
+    # Third wave: changing the email address, your data and closing the account.
+    ("post", "/auth/me/email"): Operation(
+        202,
+        body={"newEmail": True, "password": True},
+        response={"validUntil": True},
+        otp_header=False,
+        errors=_merge(
+            BEARER,
+            STEP_UP,
+            {400: {"validation_error"}, 403: {"authentication_failed"}, 429: {"otp_attempts_exhausted"}},
+        ),
+    ),
+    ("delete", "/auth/me/email"): Operation(204, errors=_merge(BEARER, {404: {"not_found"}})),
+    ("post", "/auth/me/email/confirm"): Operation(
+        200,
+        body={"code": True},
+        response=PROFILE,
+        errors=_merge(BEARER, {400: {"token_not_valid", "email_taken"}, 403: {"otp_invalid"}}),
+    ),
+    ("get", "/auth/me/export"): Operation(200, response={}, otp_header=False, errors=_merge(BEARER, STEP_UP)),
+    ("post", "/auth/me/close"): Operation(
+        204,
+        body={"password": True},
+        otp_header=False,
+        errors=_merge(BEARER, STEP_UP, {403: {"authentication_failed"}}),
+    ),
 }
 # Served beyond API.md; a new endpoint is added here once its schema has been looked at.
 BEYOND_API_MD: dict[tuple[str, str], Operation] = {
@@ -282,6 +323,7 @@ OPERATIONS = {**CONTRACT, **BEYOND_API_MD}
 STATUS_EXCEPTIONS = {
     ("/auth/password/reset/confirm", "token_not_valid"): 400,  # a bad reset link is bad input
     ("/auth/otp/methods/webauthn", "webauthn_invalid"): 400,  # API.md: 400 at registration
+    ("/auth/me/email/confirm", "token_not_valid"): 400,  # API.md: none pending or expired is bad input
 }
 
 

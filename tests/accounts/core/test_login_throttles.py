@@ -8,9 +8,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.cache import caches
 
+from accounts.core import login_throttles
 from accounts.core.errors import ErrorCode, ServiceError
-from accounts.core.login_throttles import failure_delay_seconds, login_attempt_reserve, login_failures_forget
+from accounts.core.login_throttles import (
+    failure_delay_seconds,
+    login_attempt_reserve,
+    login_failures_forget,
+    login_ip_failure_record,
+)
+from config.cache import RedisCache
 
 EMAIL = "burst@example.com"
 
@@ -84,3 +92,35 @@ def test_no_attempt_is_refused_while_no_delay_applies() -> None:
         assert _reserved()
         clock.move_to(start - timedelta(milliseconds=5))
         assert _reserved()
+
+
+def test_a_spent_ip_budget_refuses_without_counting_the_email(settings) -> None:
+    settings.LOGIN_IP_MAX_FAILURES = 2
+    for _ in range(2):
+        login_ip_failure_record(ip="203.0.113.9")
+    with pytest.raises(ServiceError) as refused:
+        login_attempt_reserve(email=EMAIL, ip="203.0.113.9")
+    assert refused.value.code == ErrorCode.LOGIN_THROTTLED
+    assert 0 < refused.value.retry_after <= settings.LOGIN_IP_WINDOW_SECONDS
+    # The email's own budget is untouched: its free attempts are all there from another address.
+    assert all(_reserved() for _ in range(settings.LOGIN_FAILURES_BEFORE_DELAY + 1))
+    assert not _reserved()
+
+
+def test_on_redis_the_reservation_is_one_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The IP's budget and the email's attempt are read and counted by one script, no other command."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        pytest.skip("the local-memory cache has no round trips (CACHE_URL is not Redis)")
+    client = backend._cache.get_client(write=True)
+    commands: list[str] = []
+    original = client.execute_command
+
+    def counted(*args, **kwargs):
+        commands.append(str(args[0]))
+        return original(*args, **kwargs)
+
+    backend.script(login_throttles.ATTEMPT_RESERVE_LUA)  # loaded once per process, before counting
+    monkeypatch.setattr(client, "execute_command", counted)
+    login_attempt_reserve(email=EMAIL, ip="203.0.113.10")
+    assert commands == ["EVALSHA"]

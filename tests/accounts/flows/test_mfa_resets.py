@@ -439,10 +439,12 @@ def test_staff_cancel_with_a_reason_recorded(staff_member: User, committed: Comm
     mail.outbox.clear()
 
     with pytest.raises(ServiceError) as without_reason:
-        support.mfa_reset_cancel(user=user, staff_member=staff_member, reason=" ")
+        support.mfa_reset_cancel_by_support(user=user, staff_member=staff_member, reason=" ")
     assert "reason" in without_reason.value.errors
     with committed():
-        support.mfa_reset_cancel(user=user, staff_member=staff_member, reason=REASON, client=STAFF_CLIENT)
+        support.mfa_reset_cancel_by_support(
+            user=user, staff_member=staff_member, reason=REASON, client=STAFF_CLIENT
+        )
 
     reset = MfaResetRequest.objects.get(user=user)
     assert (reset.state, reset.cancelled_by, reset.cancel_reason) == (State.CANCELLED, staff_member, REASON)
@@ -454,7 +456,7 @@ def test_staff_cancel_with_a_reason_recorded(staff_member: User, committed: Comm
     )
     assert "cancelled by a member of our support team" in mail.outbox[0].body
     with pytest.raises(ServiceError, match="No reset"):
-        support.mfa_reset_cancel(user=user, staff_member=staff_member, reason=REASON)
+        support.mfa_reset_cancel_by_support(user=user, staff_member=staff_member, reason=REASON)
 
 
 def test_staff_reset_now_applies_it_at_once(staff_member: User, committed: Committed) -> None:

@@ -9,10 +9,12 @@ hits both alike, and compared by their medians.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -22,7 +24,7 @@ from rest_framework.test import APIClient
 from accounts.flows import registration as registration_flows
 from accounts.models import User
 from config.settings import base
-from tests.conftest import throttle_rate_set
+from tests.conftest import commit_callbacks_run, throttle_rate_set
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,26 +35,41 @@ TOLERANCE = 0.05
 PASSWORD = "a perfectly fine passphrase"
 
 
-def _timed_registration(client: APIClient, email: str, deferred: list[Callable[[], None]]) -> float:
+@contextlib.contextmanager
+def _tasks_deferred() -> Iterator[list[Callable[[], Any]]]:
+    """Sign-up's task kept aside rather than run when the request commits (as the test client's
+    requests do here): in production it is a row for a worker, run after the answer."""
+    deferred: list[Callable[[], Any]] = []
+    with mock.patch.object(
+        registration_flows,
+        "task_enqueue",
+        side_effect=lambda task, **arguments: deferred.append(functools.partial(task.call, **arguments)),
+    ):
+        yield deferred
+
+
+def _deferred_run(deferred: list[Callable[[], Any]]) -> None:
+    with commit_callbacks_run():  # and the emails the task enqueued
+        for work in deferred:
+            work()
+    deferred.clear()
+
+
+def _timed_registration(client: APIClient, email: str, deferred: list[Callable[[], Any]]) -> float:
+    """The time of one sign-up's answer; then the work it left for after the answer, unmeasured."""
     started = time.perf_counter()
     response = client.post("/auth/register", {"email": email, "password": PASSWORD}, format="json")
     elapsed = time.perf_counter() - started
     assert response.status_code == 202, response.json()
-    for work in deferred:  # what happens after the answer, outside the measured time
-        work()
-    deferred.clear()
+    _deferred_run(deferred)
     return elapsed
 
 
 def _median_ratio(client: APIClient, attempt: int) -> tuple[float, str]:
     """The median over the rounds of new/taken, each round's two requests back to back."""
     taken = [UserFactory().email for _ in range(ROUNDS)]
-    deferred: list[Callable[[], None]] = []
     new_times, taken_times = [], []
-    with (
-        mock.patch.object(registration_flows, "work_in_background", side_effect=deferred.append),
-        _gc_paused(),
-    ):
+    with _tasks_deferred() as deferred, _gc_paused():
         for warm_up in range(5):
             _timed_registration(client, f"warm-{attempt}-{warm_up}@example.com", deferred)
         for round_ in range(ROUNDS):
@@ -67,7 +84,9 @@ def _median_ratio(client: APIClient, attempt: int) -> tuple[float, str]:
     return ratio, f"median ratio {ratio:.3f}; {medians}"
 
 
-def test_a_new_and_a_taken_email_take_the_same_time(settings) -> None:
+def test_a_new_and_a_taken_email_take_the_same_time(
+    settings, django_capture_on_commit_callbacks: Any
+) -> None:
     throttle_rate_set(settings, "register", "100000/hour")
     # The production hasher: the hash is most of a sign-up's time, as in production (tens of ms).
     settings.PASSWORD_HASHERS = base.PASSWORD_HASHERS
@@ -96,9 +115,8 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def test_the_work_after_the_answer_creates_a_new_account_with_the_hash_made_before(settings) -> None:
-    deferred: list[Callable[[], None]] = []
-    with mock.patch.object(registration_flows, "work_in_background", side_effect=deferred.append):
+def test_the_work_after_the_answer_creates_a_new_account_with_the_hash_made_before() -> None:
+    with _tasks_deferred() as deferred:
         response = APIClient().post(
             "/auth/register", {"email": "Later@Example.com", "password": PASSWORD}, format="json"
         )
@@ -107,9 +125,8 @@ def test_the_work_after_the_answer_creates_a_new_account_with_the_hash_made_befo
             "nothing written before the answer"
         )
 
-    (work,) = deferred
-    work()
+        _deferred_run(deferred)
 
     user = User.objects.get(email="later@example.com")
     assert user.check_password(PASSWORD)
-    assert "verify" in mail.outbox[-1].subject.lower() or mail.outbox[-1].to == ["later@example.com"]
+    assert mail.outbox[-1].to == ["later@example.com"]

@@ -357,3 +357,22 @@ def test_a_live_session_costs_no_query_of_its_row_between_stamps(user: User) -> 
         assert client.get("/account/password/").status_code == 200  # a page that lists no session
 
     assert not [query for query in queries if "accounts_usersession" in query["sql"]]
+
+
+def test_re_verifying_a_session_keeps_it_logged_in_under_a_fresh_key(
+    totp_user: tuple[User, pyotp.TOTP],
+) -> None:
+    user, authenticator = totp_user
+    client = _trusted_browser_login(user, authenticator)
+    old_row = session_row(client)
+    client.get("/account/totp/remove/")
+    key_asked = client.session.session_key
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=31), tick=False):  # the next TOTP step
+        assert client.post("/account/login/code/", {"code": authenticator.now()}).status_code == 302
+
+        assert client.get("/account/totp/remove/").status_code == 200, "verified, still logged in"
+    assert client.session.session_key != key_asked
+    old_row.refresh_from_db()
+    assert old_row.ended_at is not None
+    assert session_row(client).session_key == client.session.session_key

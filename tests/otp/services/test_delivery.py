@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,70 +9,44 @@ import time_machine
 from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from pytest_django import Settings
 
-from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.models import SecurityEvent, User
 from otp import services, sms_backends
-from otp.models import EmailCodeDevice, SmsDevice
-from otp.services import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, Channel
+from otp.models import EmailCodeDevice
+from otp.services import Channel
 from otp.services.delivery import _counters_spend
-from tests.conftest import last_sms_code
+from tests.conftest import commit_callbacks_run, last_sms_code
 from tests.factories import UserFactory
-
-CLIENT = Client(ip="203.0.113.7", user_agent="pytest")
-NUMBER = "+34612345678"
-START = datetime(2030, 1, 1, 10, 0, 15, tzinfo=UTC)
-
-
-def _phone_verified(user: User, number: str = NUMBER) -> SmsDevice:
-    device = SmsDevice.objects.create(user=user, name="Phone", number=number, confirmed=True)
-    User.objects.filter(pk=user.pk).update(phone_verified_at=timezone.now())
-    user.refresh_from_db()
-    return device
-
-
-def _recovery_codes_give(user: User, count: int = 10) -> list[str]:
-    """Recovery codes stored the way the service stores them, without a step-up."""
-    codes = ["".join(random.choice(RECOVERY_ALPHABET) for _ in range(10)) for _ in range(count)]
-    device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
-    StaticToken.objects.bulk_create(
-        StaticToken(device=device, token=services.recovery_code_digest(code)) for code in codes
-    )
-    return codes
-
-
-def _raises(expected: ErrorCode, call, /, **kwargs) -> ServiceError:
-    with pytest.raises(ServiceError) as caught:
-        call(**kwargs)
-    assert caught.value.code == expected
-    return caught.value
-
-
-def _failures(user: User) -> int:
-    user.refresh_from_db()
-    return user.otp_failure_count
+from tests.otp.factors import (
+    CLIENT,
+    NUMBER,
+    START,
+    failures_of,
+    phone_verified,
+    recovery_codes_give,
+    refused_with,
+)
 
 
 @pytest.mark.django_db
 def test_no_phone_means_no_sms_code() -> None:
-    _raises(
+    refused_with(
         ErrorCode.METHOD_NOT_ALLOWED, services.verification_code_send, user=UserFactory(), channel=Channel.SMS
     )
-    _raises(ErrorCode.METHOD_NOT_ALLOWED, services.login_sms_code_send, user=UserFactory())
+    refused_with(ErrorCode.METHOD_NOT_ALLOWED, services.login_sms_code_send, user=UserFactory())
 
 
 @pytest.mark.django_db
 def test_sms_resend_cooldown_is_per_user() -> None:
     user, other = UserFactory(), UserFactory()
-    _phone_verified(user)
-    _phone_verified(other, number="+34622334455")
+    phone_verified(user)
+    phone_verified(other, number="+34622334455")
     with time_machine.travel(START, tick=False) as traveller:
         services.verification_code_send(user=user, channel=Channel.SMS)
 
-        error = _raises(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, services.login_sms_code_send, user=user)
+        error = refused_with(ErrorCode.OTP_ATTEMPTS_EXHAUSTED, services.login_sms_code_send, user=user)
         assert error.retry_after == 60
         services.verification_code_send(user=other, channel=Channel.SMS)
         traveller.shift(61)
@@ -100,10 +73,10 @@ def _send_every_minute(users: list[User], rounds: int, traveller) -> list[str]:
 def test_sms_per_user_daily_cap(settings: Settings) -> None:
     settings.SMS_MAX_PER_USER_PER_DAY = 3
     user = UserFactory()
-    _phone_verified(user)
+    phone_verified(user)
     with time_machine.travel(START, tick=False) as traveller:
         outcomes = _send_every_minute([user], 5, traveller)
-        error = _raises(
+        error = refused_with(
             ErrorCode.OTP_ATTEMPTS_EXHAUSTED, services.verification_code_send, user=user, channel=Channel.SMS
         )
 
@@ -120,8 +93,8 @@ def test_sms_per_user_daily_cap(settings: Settings) -> None:
 def test_sms_per_number_daily_cap_spans_users(settings: Settings) -> None:
     settings.SMS_MAX_PER_NUMBER_PER_DAY = 2
     first, second = UserFactory(), UserFactory()
-    _phone_verified(first)
-    _phone_verified(second)
+    phone_verified(first)
+    phone_verified(second)
     with time_machine.travel(START, tick=False) as traveller:
         outcomes = _send_every_minute([first, second], 2, traveller)
 
@@ -134,7 +107,7 @@ def test_sms_daily_cap_overall(settings: Settings) -> None:
     settings.SMS_MAX_PER_DAY = 2
     users = [UserFactory() for _ in range(3)]
     for index, user in enumerate(users):
-        _phone_verified(user, number=f"+3461234567{index}")
+        phone_verified(user, number=f"+3461234567{index}")
     with time_machine.travel(START, tick=False) as traveller:
         outcomes = _send_every_minute(users, 1, traveller)
 
@@ -145,7 +118,7 @@ def test_sms_daily_cap_overall(settings: Settings) -> None:
 @pytest.mark.django_db
 def test_sms_body_carries_the_code_and_its_lifetime() -> None:
     user = UserFactory()
-    _phone_verified(user)
+    phone_verified(user)
 
     sent = services.login_sms_code_send(user=user)
 
@@ -160,13 +133,13 @@ def test_sms_body_carries_the_code_and_its_lifetime() -> None:
 @pytest.mark.django_db
 def test_codes_never_reach_the_audit_trail(totp_user) -> None:
     user, authenticator = totp_user
-    _phone_verified(user)
-    codes = _recovery_codes_give(user)
+    phone_verified(user)
+    codes = recovery_codes_give(user)
     services.login_sms_code_send(user=user)
     sms_code = last_sms_code()
     services.login_second_factor_verify(user=user, code=sms_code, client=CLIENT)
     services.login_second_factor_verify(user=user, code=codes[0], client=CLIENT)
-    _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp="000000", client=CLIENT)
+    refused_with(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp="000000", client=CLIENT)
 
     recorded = str(list(SecurityEvent.objects.filter(user=user).values("details")))
     for secret in [sms_code, codes[0], "000000", authenticator.secret]:
@@ -177,7 +150,7 @@ def test_codes_never_reach_the_audit_trail(totp_user) -> None:
 def test_confirm_checks_state_before_the_code(totp_user) -> None:
     user, authenticator = totp_user
 
-    _raises(
+    refused_with(
         ErrorCode.CHANNEL_ALREADY_VERIFIED,
         services.channel_confirm,
         user=user,
@@ -185,7 +158,7 @@ def test_confirm_checks_state_before_the_code(totp_user) -> None:
         code=authenticator.now(),
         client=CLIENT,
     )
-    _raises(
+    refused_with(
         ErrorCode.CHANNEL_NOT_CONFIGURED,
         services.channel_confirm,
         user=user,
@@ -193,7 +166,7 @@ def test_confirm_checks_state_before_the_code(totp_user) -> None:
         code="123456",
         client=CLIENT,
     )
-    _raises(
+    refused_with(
         ErrorCode.CHANNEL_ALREADY_VERIFIED,
         services.channel_confirm,
         user=user,
@@ -202,7 +175,7 @@ def test_confirm_checks_state_before_the_code(totp_user) -> None:
         client=CLIENT,
     )
 
-    assert _failures(user) == 0
+    assert failures_of(user) == 0
     services.login_second_factor_verify(user=user, code=authenticator.now(), client=CLIENT)
 
 
@@ -213,14 +186,15 @@ def test_confirm_checks_state_before_the_code(totp_user) -> None:
 def test_email_code_creates_the_device_then_holds_the_cooldown() -> None:
     user = UserFactory(email_verified_at=None)
     with time_machine.travel(START, tick=False) as traveller:
-        sent = services.verification_code_send(user=user, channel=Channel.EMAIL)
+        with commit_callbacks_run():
+            sent = services.verification_code_send(user=user, channel=Channel.EMAIL)
 
         assert (sent.channel, sent.validated, sent.valid_until) == (
             Channel.EMAIL,
             False,
             START + timedelta(minutes=10),
         )
-        error = _raises(
+        error = refused_with(
             ErrorCode.OTP_ATTEMPTS_EXHAUSTED,
             services.verification_code_send,
             user=user,
@@ -228,7 +202,8 @@ def test_email_code_creates_the_device_then_holds_the_cooldown() -> None:
         )
         assert error.retry_after == 60
         traveller.shift(61)
-        services.verification_code_send(user=user, channel=Channel.EMAIL)
+        with commit_callbacks_run():
+            services.verification_code_send(user=user, channel=Channel.EMAIL)
 
     assert len(mail.outbox) == 2
     assert EmailCodeDevice.objects.filter(user=user).count() == 1
@@ -236,7 +211,7 @@ def test_email_code_creates_the_device_then_holds_the_cooldown() -> None:
 
 @pytest.mark.django_db
 def test_email_code_for_a_verified_email_is_refused() -> None:
-    _raises(
+    refused_with(
         ErrorCode.CHANNEL_ALREADY_VERIFIED,
         services.verification_code_send,
         user=UserFactory(),

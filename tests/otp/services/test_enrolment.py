@@ -2,59 +2,27 @@
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime
-
 import pytest
 import time_machine
-from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django import Settings
 
-from accounts.core.client import Client
-from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.errors import ErrorCode
 from accounts.models import SecurityEvent, User
 from otp import services, sms_backends
 from otp.models import CodePurpose, SmsDevice
-from otp.services import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, Channel, Method
+from otp.services import Channel, Method
 from otp.sms_backends import SmsDeliveryError
 from tests.conftest import last_sms_code
 from tests.factories import UserFactory
-
-CLIENT = Client(ip="203.0.113.7", user_agent="pytest")
-NUMBER = "+34612345678"
-START = datetime(2030, 1, 1, 10, 0, 15, tzinfo=UTC)
-
-
-def _phone_verified(user: User, number: str = NUMBER) -> SmsDevice:
-    device = SmsDevice.objects.create(user=user, name="Phone", number=number, confirmed=True)
-    User.objects.filter(pk=user.pk).update(phone_verified_at=timezone.now())
-    user.refresh_from_db()
-    return device
-
-
-def _recovery_codes_give(user: User, count: int = 10) -> list[str]:
-    """Recovery codes stored the way the service stores them, without a step-up."""
-    codes = ["".join(random.choice(RECOVERY_ALPHABET) for _ in range(10)) for _ in range(count)]
-    device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
-    StaticToken.objects.bulk_create(
-        StaticToken(device=device, token=services.recovery_code_digest(code)) for code in codes
-    )
-    return codes
-
-
-def _raises(expected: ErrorCode, call, /, **kwargs) -> ServiceError:
-    with pytest.raises(ServiceError) as caught:
-        call(**kwargs)
-    assert caught.value.code == expected
-    return caught.value
-
-
-def _failures(user: User) -> int:
-    user.refresh_from_db()
-    return user.otp_failure_count
-
+from tests.otp.factors import (
+    CLIENT,
+    START,
+    phone_verified,
+    recovery_codes_give,
+    refused_with,
+)
 
 # --- recovery codes ----------------------------------------------------------------------------
 
@@ -64,7 +32,9 @@ def test_recovery_codes_need_a_verified_factor() -> None:
     user = UserFactory()
     TOTPDevice.objects.create(user=user, name="pending", confirmed=False)
 
-    _raises(ErrorCode.MFA_NOT_ENABLED, services.recovery_codes_generate, user=user, otp=None, client=CLIENT)
+    refused_with(
+        ErrorCode.MFA_NOT_ENABLED, services.recovery_codes_generate, user=user, otp=None, client=CLIENT
+    )
 
     assert not StaticToken.objects.filter(device__user=user).exists()
 
@@ -94,7 +64,7 @@ def test_regenerating_replaces_the_old_recovery_codes(totp_user) -> None:
         new = services.recovery_codes_generate(user=user, otp=authenticator.now(), client=CLIENT)
 
         assert services.recovery_codes_remaining(user) == 10
-        _raises(
+        refused_with(
             ErrorCode.OTP_INVALID, services.login_second_factor_verify, user=user, code=old[0], client=CLIENT
         )
         assert (
@@ -116,14 +86,16 @@ def test_regenerating_replaces_the_old_recovery_codes(totp_user) -> None:
 )
 def test_recovery_code_spelling_is_tolerated_and_the_code_consumed(totp_user, spelling) -> None:
     user, _ = totp_user
-    codes = _recovery_codes_give(user)
+    codes = recovery_codes_give(user)
     shown = f"{codes[3][:5]}-{codes[3][5:]}"
 
     method = services.login_second_factor_verify(user=user, code=spelling(shown), client=CLIENT)
 
     assert method == Method.RECOVERY_CODE
     assert services.recovery_codes_remaining(user) == 9
-    _raises(ErrorCode.OTP_INVALID, services.login_second_factor_verify, user=user, code=shown, client=CLIENT)
+    refused_with(
+        ErrorCode.OTP_INVALID, services.login_second_factor_verify, user=user, code=shown, client=CLIENT
+    )
     event = SecurityEvent.objects.get(user=user, type=SecurityEvent.Type.RECOVERY_CODE_USED)
     assert event.details == {"remaining": 9}
 
@@ -131,8 +103,8 @@ def test_recovery_code_spelling_is_tolerated_and_the_code_consumed(totp_user, sp
 @pytest.mark.django_db
 def test_removing_one_of_two_factors_keeps_the_recovery_codes(totp_user) -> None:
     user, _ = totp_user
-    _phone_verified(user)
-    codes = _recovery_codes_give(user)
+    phone_verified(user)
+    codes = recovery_codes_give(user)
 
     services.totp_device_delete(user=user, otp=codes[0], client=CLIENT)
 
@@ -146,8 +118,8 @@ def test_removing_the_last_factor_removes_the_recovery_codes(totp_user, factor: 
     if factor == "sms":
         TOTPDevice.objects.filter(user=user).delete()
         User.objects.filter(pk=user.pk).update(totp_verified_at=None)
-        _phone_verified(user)
-    codes = _recovery_codes_give(user)
+        phone_verified(user)
+    codes = recovery_codes_give(user)
     delete = services.totp_device_delete if factor == "totp" else services.sms_device_delete
 
     user = delete(user=user, otp=codes[0], client=CLIENT)
@@ -196,7 +168,7 @@ def test_phone_is_stored_in_e164(phone: str, country: str, e164: str) -> None:
 def test_invalid_or_fixed_line_numbers_are_refused(phone: str, country: str) -> None:
     user = UserFactory()
 
-    _raises(
+    refused_with(
         ErrorCode.PHONE_INVALID,
         services.sms_device_add,
         user=user,
@@ -215,7 +187,7 @@ def test_countries_outside_the_allowed_list_are_refused(settings: Settings) -> N
     settings.SMS_ALLOWED_COUNTRIES = ["ES", "PT"]
     user = UserFactory()
 
-    _raises(
+    refused_with(
         ErrorCode.COUNTRY_NOT_ALLOWED,
         services.sms_device_add,
         user=user,
@@ -225,7 +197,7 @@ def test_countries_outside_the_allowed_list_are_refused(settings: Settings) -> N
         client=CLIENT,
     )
     # The number's own region counts, not the `country` it was typed with.
-    _raises(
+    refused_with(
         ErrorCode.COUNTRY_NOT_ALLOWED,
         services.sms_device_add,
         user=user,
@@ -265,7 +237,7 @@ def test_gateway_failure_adds_no_phone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("otp.services.delivery.sms_send", _gateway_down)
     user = UserFactory()
 
-    _raises(
+    refused_with(
         ErrorCode.SMS_UNAVAILABLE,
         services.sms_device_add,
         user=user,
@@ -289,7 +261,7 @@ def test_gateway_failure_leaves_a_pending_phone_as_it_was(monkeypatch: pytest.Mo
         traveller.shift(61)
         monkeypatch.setattr("otp.services.delivery.sms_send", _gateway_down)
 
-        _raises(
+        refused_with(
             ErrorCode.SMS_UNAVAILABLE,
             services.sms_device_add,
             user=user,
@@ -298,7 +270,9 @@ def test_gateway_failure_leaves_a_pending_phone_as_it_was(monkeypatch: pytest.Mo
             otp=None,
             client=CLIENT,
         )
-        _raises(ErrorCode.SMS_UNAVAILABLE, services.verification_code_send, user=user, channel=Channel.SMS)
+        refused_with(
+            ErrorCode.SMS_UNAVAILABLE, services.verification_code_send, user=user, channel=Channel.SMS
+        )
 
         assert SmsDevice.objects.filter(user=user).values().get() == before
         services.channel_confirm(user=user, channel=Channel.SMS, code=code, client=CLIENT)

@@ -2,60 +2,33 @@
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pyotp
 import pytest
 import time_machine
 from django.conf import settings as django_settings
 from django.utils import timezone
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django import Settings
 
 from accounts.core.client import Client
-from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.errors import ErrorCode
 from accounts.models import SecurityEvent, User
 from otp import services
 from otp.models import CodePurpose, SmsDevice
-from otp.services import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, Channel
+from otp.services import Channel
 from tests.conftest import last_sms_code
 from tests.factories import UserFactory
-
-CLIENT = Client(ip="203.0.113.7", user_agent="pytest")
-NUMBER = "+34612345678"
-START = datetime(2030, 1, 1, 10, 0, 15, tzinfo=UTC)
-
-
-def _phone_verified(user: User, number: str = NUMBER) -> SmsDevice:
-    device = SmsDevice.objects.create(user=user, name="Phone", number=number, confirmed=True)
-    User.objects.filter(pk=user.pk).update(phone_verified_at=timezone.now())
-    user.refresh_from_db()
-    return device
-
-
-def _recovery_codes_give(user: User, count: int = 10) -> list[str]:
-    """Recovery codes stored the way the service stores them, without a step-up."""
-    codes = ["".join(random.choice(RECOVERY_ALPHABET) for _ in range(10)) for _ in range(count)]
-    device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
-    StaticToken.objects.bulk_create(
-        StaticToken(device=device, token=services.recovery_code_digest(code)) for code in codes
-    )
-    return codes
-
-
-def _raises(expected: ErrorCode, call, /, **kwargs) -> ServiceError:
-    with pytest.raises(ServiceError) as caught:
-        call(**kwargs)
-    assert caught.value.code == expected
-    return caught.value
-
-
-def _failures(user: User) -> int:
-    user.refresh_from_db()
-    return user.otp_failure_count
-
+from tests.otp.factors import (
+    CLIENT,
+    NUMBER,
+    START,
+    failures_of,
+    phone_verified,
+    recovery_codes_give,
+    refused_with,
+)
 
 # --- per-account throttling and lock ------------------------------------------------------
 
@@ -86,16 +59,16 @@ def test_step_up_is_not_needed_without_a_verified_factor() -> None:
     services.step_up_verify(user=user, otp=None, client=CLIENT)
     services.step_up_verify(user=user, otp="garbage", client=CLIENT)
 
-    assert _failures(user) == 0
+    assert failures_of(user) == 0
 
 
 @pytest.mark.django_db
 def test_missing_step_up_code_is_refused_and_counted(totp_user) -> None:
     user, _ = totp_user
 
-    _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
+    refused_with(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
 
-    assert _failures(user) == 1
+    assert failures_of(user) == 1
     event = SecurityEvent.objects.get(user=user, type=SecurityEvent.Type.SECOND_FACTOR_FAILED)
     assert event.details == {"context": "step-up", "consecutiveFailures": 1}
     assert event.ip_address == CLIENT.ip
@@ -104,19 +77,21 @@ def test_missing_step_up_code_is_refused_and_counted(totp_user) -> None:
 @pytest.mark.django_db
 def test_failures_are_counted_across_all_factors(totp_user) -> None:
     user, authenticator = totp_user
-    _phone_verified(user)
-    _recovery_codes_give(user)
+    phone_verified(user)
+    recovery_codes_give(user)
     with time_machine.travel(START, tick=False):
         wrong = f"{(int(authenticator.now()) + 1) % 1_000_000:06d}"
-        _raises(
+        refused_with(
             ErrorCode.OTP_INVALID, services.login_second_factor_verify, user=user, code=wrong, client=CLIENT
         )
-        _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp="zzzzz-zzzzz", client=CLIENT)
+        refused_with(
+            ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp="zzzzz-zzzzz", client=CLIENT
+        )
 
-        assert _failures(user) == 2
+        assert failures_of(user) == 2
         services.step_up_verify(user=user, otp=authenticator.now(), client=CLIENT)
 
-    assert _failures(user) == 0
+    assert failures_of(user) == 0
 
 
 @pytest.mark.django_db
@@ -124,9 +99,9 @@ def test_a_correct_code_during_a_delay_is_refused_and_not_counted(totp_user) -> 
     user, authenticator = totp_user
     with time_machine.travel(START, tick=False) as traveller:
         for _ in range(3):
-            _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
+            refused_with(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
 
-        error = _raises(
+        error = refused_with(
             ErrorCode.OTP_THROTTLED,
             services.step_up_verify,
             user=user,
@@ -134,12 +109,12 @@ def test_a_correct_code_during_a_delay_is_refused_and_not_counted(totp_user) -> 
             client=CLIENT,
         )
         assert error.retry_after == 1
-        assert _failures(user) == 3
+        assert failures_of(user) == 3
 
         traveller.shift(1)
         services.step_up_verify(user=user, otp=authenticator.now(), client=CLIENT)
 
-    assert _failures(user) == 0
+    assert failures_of(user) == 0
 
 
 @pytest.mark.django_db
@@ -147,19 +122,19 @@ def test_one_hundred_consecutive_failures_lock_the_account(totp_user) -> None:
     user, authenticator = totp_user
     with time_machine.travel(START, tick=False) as traveller:
         for _ in range(99):
-            _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
+            refused_with(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
             traveller.shift(15 * 60)
         user.refresh_from_db()
         assert (user.status, user.otp_failure_count) == (User.Status.ACTIVE, 99)
 
-        _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
+        refused_with(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
 
         user.refresh_from_db()
         assert user.status == User.Status.LOCKED
         assert user.locked_until == timezone.now() + timedelta(hours=1)
         assert SecurityEvent.objects.filter(user=user, type=SecurityEvent.Type.ACCOUNT_LOCKED).count() == 1
         traveller.shift(15 * 60)
-        error = _raises(
+        error = refused_with(
             ErrorCode.ACCOUNT_LOCKED,
             services.step_up_verify,
             user=user,
@@ -175,7 +150,7 @@ def test_lock_threshold_is_a_setting(settings: Settings, totp_user) -> None:
     user, _ = totp_user
 
     for _ in range(2):
-        _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
+        refused_with(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
 
     user.refresh_from_db()
     assert user.status == User.Status.LOCKED
@@ -187,9 +162,9 @@ def test_lock_lifts_by_itself_after_the_lock_time(settings: Settings, totp_user)
     settings.ACCOUNT_LOCK_SECONDS = 600
     user, authenticator = totp_user
     with time_machine.travel(START, tick=False) as traveller:
-        _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
+        refused_with(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=None, client=CLIENT)
         traveller.shift(599)
-        _raises(
+        refused_with(
             ErrorCode.ACCOUNT_LOCKED,
             services.step_up_verify,
             user=user,
@@ -202,7 +177,7 @@ def test_lock_lifts_by_itself_after_the_lock_time(settings: Settings, totp_user)
         assert user.effective_status() == User.Status.ACTIVE
         services.step_up_verify(user=user, otp=authenticator.now(), client=CLIENT)
 
-    assert _failures(user) == 0
+    assert failures_of(user) == 0
 
 
 # --- step-up with each factor ----------------------------------------------------------------
@@ -211,29 +186,29 @@ def test_lock_lifts_by_itself_after_the_lock_time(settings: Settings, totp_user)
 @pytest.mark.django_db
 def test_step_up_accepts_the_step_up_sms_code_once() -> None:
     user = UserFactory()
-    _phone_verified(user)
+    phone_verified(user)
     sent = services.verification_code_send(user=user, channel=Channel.SMS)
     assert sent.validated is True
     code = last_sms_code()
 
     services.step_up_verify(user=user, otp=code, client=CLIENT)
 
-    _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=code, client=CLIENT)
+    refused_with(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=code, client=CLIENT)
 
 
 @pytest.mark.django_db
 def test_login_sms_code_is_not_a_step_up_code_and_back() -> None:
     user = UserFactory()
-    _phone_verified(user)
+    phone_verified(user)
     with time_machine.travel(START, tick=False) as traveller:
         services.login_sms_code_send(user=user)
         login_code = last_sms_code()
-        _raises(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=login_code, client=CLIENT)
+        refused_with(ErrorCode.OTP_INVALID, services.step_up_verify, user=user, otp=login_code, client=CLIENT)
         traveller.shift(61)
         services.verification_code_send(user=user, channel=Channel.SMS)
         step_up_code = last_sms_code()
 
-        _raises(
+        refused_with(
             ErrorCode.OTP_INVALID,
             services.login_second_factor_verify,
             user=user,
@@ -253,7 +228,7 @@ def test_phone_verification_code_is_not_a_login_code(totp_user) -> None:
     User.objects.filter(pk=user.pk).update(phone_verified_at=timezone.now())
     user.refresh_from_db()
 
-    _raises(
+    refused_with(
         ErrorCode.OTP_INVALID, services.login_second_factor_verify, user=user, code=verify_code, client=CLIENT
     )
 
@@ -275,7 +250,7 @@ def test_verifying_a_factor_drops_a_factor_left_pending_before_mfa_was_on(commit
     assert dropped.details == {"factor": "TOTP", "pending": True, "because": "SMS was verified"}
     assert dropped.actor == SecurityEvent.Actor.SYSTEM
 
-    _raises(
+    refused_with(
         ErrorCode.CHANNEL_NOT_CONFIGURED,
         services.channel_confirm,
         user=user,
