@@ -257,6 +257,20 @@ SUPPORT_ACTIONS = {
             "unblock", "Unblock accounts", "The accounts can log in again.", support.account_unblock
         ),
         SupportAction(
+            "freeze",
+            "Freeze accounts",
+            "As if the owner froze it: every session and token stops working, no device is trusted, and "
+            "nobody can log in until the owner resets the password (or support unfreezes it).",
+            support.account_freeze,
+        ),
+        SupportAction(
+            "unfreeze",
+            "Unfreeze accounts",
+            "The accounts can log in again with their password and second factor, without a password reset. "
+            "Only do this once you are sure who you are talking to.",
+            support.account_unfreeze,
+        ),
+        SupportAction(
             "unlock",
             "Unlock accounts",
             "Lifts the lock and clears the failed password and code attempts.",
@@ -384,6 +398,8 @@ USER_FIELDSETS = [
                 "date_joined",
                 "email_verified_at",
                 "password_changed_at",
+                "frozen_at",
+                "security_changed_at",
                 "security_events",
             ]
         },
@@ -537,6 +553,9 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
     def has_block_user_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.block_user")
 
+    def has_freeze_user_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.freeze_user")
+
     def has_unlock_user_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.unlock_user")
 
@@ -556,6 +575,14 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
     @admin.action(description="Unblock the selected accounts", permissions=["block_user"])
     def unblock(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
         return self.support_action_run(request, queryset, SUPPORT_ACTIONS["unblock"])
+
+    @admin.action(description="Freeze the selected accounts", permissions=["freeze_user"])
+    def freeze(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        return self.support_action_run(request, queryset, SUPPORT_ACTIONS["freeze"])
+
+    @admin.action(description="Unfreeze the selected accounts", permissions=["freeze_user"])
+    def unfreeze(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        return self.support_action_run(request, queryset, SUPPORT_ACTIONS["unfreeze"])
 
     @admin.action(description="Unlock the selected accounts", permissions=["unlock_user"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:

@@ -1,7 +1,8 @@
 """Browser sessions: the session row of a page login, kept current by a middleware at most once a minute.
 
-Also the trusted-device cookie of the pages: HttpOnly, SameSite=Lax, Secure when the
-session cookie is (production), read at the next page login.
+Also the pages' two cookies, HttpOnly, SameSite=Lax, Secure when the session cookie is
+(production): the trusted-device cookie, read at the next page login, and the long-lived
+device cookie by which a browser is known to the users who logged in with it (accounts.new_devices).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from .client import client_from
 from .models import User, UserSession
+from .new_devices import COOKIE_MAX_LENGTH, device_cookie_new
 from .sessions import session_end_quietly, session_id_parse, session_start
 
 # In the Django session: the id of its row and when the row was last stamped.
@@ -74,6 +76,23 @@ def trusted_device_cookie_set(response: HttpResponse, token: str) -> None:
         settings.TRUSTED_DEVICE_COOKIE_NAME,
         token,
         max_age=settings.TRUSTED_DEVICE_DAYS * 24 * 60 * 60,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def device_cookie_of(request: HttpRequest) -> str:
+    """This browser's device cookie, or a new value when it has none (or not one of ours)."""
+    value = request.COOKIES.get(settings.DEVICE_COOKIE_NAME, "")
+    return value if 0 < len(value) <= COOKIE_MAX_LENGTH else device_cookie_new()
+
+
+def device_cookie_set(response: HttpResponse, value: str) -> None:
+    response.set_cookie(
+        settings.DEVICE_COOKIE_NAME,
+        value,
+        max_age=settings.DEVICE_COOKIE_DAYS * 24 * 60 * 60,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
         samesite="Lax",

@@ -28,6 +28,7 @@ from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_record
 from .models import MfaResetRequest, SecurityEvent, User
+from .security_changes import security_change_record
 
 EventType = SecurityEvent.Type
 Actor = SecurityEvent.Actor
@@ -141,6 +142,7 @@ def mfa_reset_request_apply(
     account_services.tokens_revoke_all(
         user=user, client=client, actor=actor, staff_member=staff_member, reason=reason
     )
+    security_change_record(user=user)
     notifications.mfa_reset_notify(user=user)
     return removed
 

@@ -5,6 +5,7 @@ rolled-back change tells nobody, and a failed send is logged, never raised, beca
 change it reports has already happened. No message carries a code, a secret or a token.
 
 A factor counts as added once it is verified: an unconfirmed enrolment is not yet a way in.
+Every security notice (`SECURITY_NOTICES`) carries the freeze link, made when it is sent.
 """
 
 from __future__ import annotations
@@ -16,20 +17,39 @@ from typing import Any
 from django.db import transaction
 
 from .background import work_in_background
+from .freeze_links import freeze_link_url
 from .mail import email_send
 from .models import User
 
 logger = logging.getLogger(__name__)
 
+# The emails that say something changed that only the owner should change, or that someone
+# may be in the account: each carries "This wasn't me: freeze my account" (API.md, "Freezing").
+SECURITY_NOTICES = frozenset(
+    {
+        "new_device_login",
+        "password_changed",
+        "password_reset_done",
+        "factor_added",
+        "factor_removed",
+        "recovery_codes_generated",
+        "recovery_code_used",
+        "anti_phishing_code_changed",
+        "second_factor_failures",
+    }
+)
+
 
 def _notify(*, user: User, template: str, context: dict[str, Any] | None = None) -> None:
     """Email `user` with `templates/emails/<template>.*` once the current transaction commits."""
-    to, user_id, language = user.email, user.pk, user.language
+    to, user_id, language, code = user.email, user.pk, user.language, user.anti_phishing_code
     context = context or {}
+    if template in SECURITY_NOTICES:
+        context = {**context, "freeze_url": freeze_link_url(user)}
 
     def send() -> None:
         try:
-            email_send(to=to, language=language, template=template, context=context)
+            email_send(to=to, language=language, template=template, context=context, anti_phishing_code=code)
         except Exception as error:  # noqa: BLE001 - the change is committed; a lost email must not undo the answer
             logger.error(
                 "Notification %s for user %s was not sent: %s", template, user_id, error.__class__.__name__
@@ -107,3 +127,21 @@ def account_unblocked_notify(*, user: User) -> None:
 def tokens_revoked_notify(*, user: User) -> None:
     """Support signed the account out everywhere (the user's own logout-all is not told)."""
     _notify(user=user, template="tokens_revoked")
+
+
+def new_device_login_notify(*, user: User, when: datetime, device: str, ip: str | None) -> None:
+    """A sign-in from a device the account has not used (accounts.new_devices)."""
+    _notify(user=user, template="new_device_login", context={"when": when, "device": device, "ip": ip or ""})
+
+
+def account_frozen_notify(*, user: User) -> None:
+    _notify(user=user, template="account_frozen")
+
+
+def account_unfrozen_notify(*, user: User) -> None:
+    _notify(user=user, template="account_unfrozen")
+
+
+def anti_phishing_code_changed_notify(*, user: User, action: str) -> None:
+    """`action` is `set`, `changed` or `removed`; a set or changed code shows at the top of this email."""
+    _notify(user=user, template="anti_phishing_code_changed", context={"action": action})

@@ -8,7 +8,7 @@ from django.views.generic import RedirectView
 from otp import views as factor_views
 from otp.webauthn import views as passkey_views
 
-from . import session_views, views, views_mfa_reset
+from . import session_views, views, views_mfa_reset, views_protection
 
 app_name = "account"
 
@@ -34,6 +34,18 @@ urlpatterns = [
         "account/trusted-devices/<str:device_id>/remove/",
         session_views.TrustedDeviceRemoveView.as_view(),
         name="trusted-device-remove",
+    ),
+    path("account/freeze/", views_protection.AccountFreezeView.as_view(), name="freeze"),
+    path("account/freeze/<str:token>/", views_protection.FreezeLinkView.as_view(), name="freeze-link"),
+    path(
+        "account/anti-phishing-code/",
+        views_protection.AntiPhishingCodeView.as_view(),
+        name="anti-phishing-code",
+    ),
+    path(
+        "account/anti-phishing-code/remove/",
+        views_protection.AntiPhishingCodeRemoveView.as_view(),
+        name="anti-phishing-code-remove",
     ),
     path("account/email/verify/", views.EmailVerifyView.as_view(), name="email-verify"),
     path("account/email/verify/resend/", views.EmailCodeSendView.as_view(), name="email-code"),

@@ -58,6 +58,15 @@ class ProfileSerializer(serializers.Serializer):
         choices=settings.LANGUAGES,
         help_text="What is sent to the user outside a request is in this language.",
     )
+    antiPhishingCode = serializers.CharField(
+        required=False,
+        help_text="Shown at the top of every email the service sends the user; absent when none is set.",
+    )
+    lastSecurityChangeDate = serializers.DateTimeField(
+        required=False,
+        help_text="The last password change or reset, email change, factor added, removed or reset, unfreeze "
+        "or anti-phishing code change; absent when none. Also the idToken claim `security_changed_at`.",
+    )
 
     def to_representation(self, user: User) -> dict[str, Any]:
         return profile_of(user)
@@ -83,6 +92,8 @@ def profile_of(user: User) -> dict[str, Any]:
         "passkeyCount": user.passkey_count,
         "mfaResetScheduledAt": user.mfa_reset_due_at,
         "language": user.language,
+        "antiPhishingCode": user.anti_phishing_code or None,
+        "lastSecurityChangeDate": user.security_changed_at,
     }
     # No declared field formats the dates: `self.fields` would deep-copy every declared field
     # on each call, a fifth of the time of `/auth/me` (docs/benchmarks.md).

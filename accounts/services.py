@@ -33,6 +33,8 @@ from .events import security_event_log_and_count, security_event_record
 from .hot_queries import refresh_owner_read_and_touch
 from .mail import email_send
 from .models import RevokedToken, SecurityEvent, User, email_normalize
+from .new_devices import new_device_login_check, new_device_remember
+from .security_changes import security_change_record
 from .sessions import api_session_end_quietly, session_id_parse, sessions_end_all
 from .throttles import login_attempt_reserve, login_failures_forget, login_ip_failure_record
 from .tokens import (
@@ -48,6 +50,7 @@ from .tokens import (
     tokens_for_login,
 )
 from .trusted_devices import trusted_device_create, trusted_device_use, trusted_devices_revoke_all
+from .unfreezing import account_unfreeze_record
 
 EventType = SecurityEvent.Type
 
@@ -76,7 +79,8 @@ def user_register(*, email: str, password: str, client: Client) -> None:
     """
     email = email_normalize(email)
     password_validate(password=password, user=User(email=email), field="password")
-    owner_language = User.objects.filter(email=email).values_list("language", flat=True).first()
+    owner = User.objects.filter(email=email).values_list("language", "anti_phishing_code").first()
+    owner_language, owner_code = owner if owner is not None else (None, "")
     if owner_language is None:
         try:
             with transaction.atomic():
@@ -87,21 +91,28 @@ def user_register(*, email: str, password: str, client: Client) -> None:
                     language=client.language or settings.LANGUAGE_CODE,
                 )
                 security_event_record(user=user, type=EventType.SIGNED_UP, client=client)
+                new_device_remember(user=user, client=client)
                 otp_services.email_verification_code_send(user=user)
             return
         except IntegrityError:
             # Registered concurrently: answer as for a taken email.
             owner_language = client.language or settings.LANGUAGE_CODE
     make_password(password)
-    _signup_attempt_notify(email=email, language=owner_language)
+    _signup_attempt_notify(email=email, language=owner_language, anti_phishing_code=owner_code)
 
 
-def _signup_attempt_notify(*, email: str, language: str) -> None:
+def _signup_attempt_notify(*, email: str, language: str, anti_phishing_code: str) -> None:
     """Tell the owner of a taken email that someone tried to sign up with it, at most once per
     `SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS`: repeated sign-ups must not flood their inbox."""
     key = "signup-attempt-notice:" + hashlib.sha256(email.encode()).hexdigest()
     if cache.add(key, 1, timeout=settings.SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS):
-        email_send(to=email, language=language, template="signup_attempt", context={"email": email})
+        email_send(
+            to=email,
+            language=language,
+            template="signup_attempt",
+            context={"email": email},
+            anti_phishing_code=anti_phishing_code,
+        )
 
 
 def user_language_set(*, user: User, language: str) -> User:
@@ -216,15 +227,29 @@ def login_record(
     client: Client,
     trusted_device: bool = False,
     passwordless: bool = False,
+    device_cookie: str | None = None,
 ) -> list[str]:
-    """Note the login on the account and in the audit trail; the `amr` of its tokens."""
+    """Note the login on the account and in the audit trail, tell a new device; the `amr` of its tokens.
+
+    Run it in the transaction that starts the login's session: its UPDATE of the account's
+    row waits for a freeze, block or logout-all under way, and finds the account changed
+    (refused if it may no longer authenticate); one that starts later ends this session.
+    `device_cookie`: the pages' device cookie of this browser (accounts.new_devices).
+    """
     user.last_login, user.last_login_device = timezone.now(), client.user_agent
     # A lock that has lifted by itself ends here too, with a fresh second-factor budget.
     fields = ["last_login", "last_login_device", *user.lock_lift_if_expired(user.last_login)]
-    User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
+    values = {field: getattr(user, field) for field in fields}
+    if not User.objects.filter(pk=user.pk, token_generation=user.token_generation).update(**values):
+        user.refresh_from_db(fields=["status", "locked_until", "is_active", "token_generation"])
+        account_status_check(user)
+        User.objects.filter(pk=user.pk).update(**values)
     factor = method.lower() if method else ("trusted_device" if trusted_device else "password")
     details = {"factor": factor, "passwordless": True} if passwordless else {"factor": factor}
     security_event_record(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details=details)
+    new_device_login_check(
+        user=user, client=client, trusted_device=trusted_device, device_cookie=device_cookie
+    )
     if passwordless:
         return AMR_PASSKEY
     if method == otp_services.Method.WEBAUTHN:
@@ -260,11 +285,12 @@ def login(
         if trusted
         else login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client, webauthn=webauthn)
     )
-    amr = login_record(user=user, method=method, client=client, trusted_device=trusted)
-    tokens = tokens_for_login(user, amr=amr, client=client)
-    if method is None or not trust_device:
-        return tokens
-    trusted_now = trusted_device_create(user=user, client=client)
+    with transaction.atomic():
+        amr = login_record(user=user, method=method, client=client, trusted_device=trusted)
+        tokens = tokens_for_login(user, amr=amr, client=client)
+        if method is None or not trust_device:
+            return tokens
+        trusted_now = trusted_device_create(user=user, client=client)
     return dataclasses.replace(tokens, device_token=trusted_now.token)
 
 
@@ -413,9 +439,10 @@ def tokens_revoke_all(
 
 
 def _password_set(user: User, password: str, *, keep_session: object = None) -> None:
-    """New password: tokens issued before stop working, sessions but `keep_session` end, no device is trusted."""
+    """New password: tokens issued before stop working, sessions but `keep_session` end, no device is
+    trusted; a security change."""
     user.set_password(password)
-    user.password_changed_at = timezone.now()
+    user.password_changed_at = security_change_record(user=user)
     user.token_generation = F("token_generation") + 1
     user.save(update_fields=["password", "password_changed_at", "token_generation"])
     user.refresh_from_db(fields=["token_generation"])
@@ -473,7 +500,13 @@ def _password_reset_link_send(*, email: str, client: Client) -> None:
             to=user.email,
             language=user.language,
             template="password_reset",
-            context={"uid": uid, "token": token, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
+            context={
+                "uid": uid,
+                "token": token,
+                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+                "frozen": user.status == User.Status.FROZEN,
+            },
+            anti_phishing_code=user.anti_phishing_code,
         )
 
 
@@ -488,7 +521,8 @@ def _password_reset_user(uid: str, token: str) -> User:
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str, client: Client) -> User:
-    """Set a new password from an emailed link. It does not log in; a lock from failed codes lifts."""
+    """Set a new password from an emailed link. It does not log in; a lock from failed codes lifts,
+    a frozen account is ACTIVE again (its second factors kept)."""
     user = _password_reset_user(uid, token)
     password_validate(password=new_password, user=user, field="newPassword")
     with transaction.atomic():
@@ -499,6 +533,8 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str, client: C
             security_event_record(
                 user=user, type=EventType.ACCOUNT_UNLOCKED, client=client, details={"by": "password reset"}
             )
+        if user.status == User.Status.FROZEN:
+            account_unfreeze_record(user=user, client=client)
         security_event_record(user=user, type=EventType.PASSWORD_RESET, client=client)
         notifications.password_reset_notify(user=user)
     return user

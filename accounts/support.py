@@ -1,4 +1,5 @@
-"""Support actions on an account: block, unblock, unlock, MFA reset, sign out, resend verification.
+"""Support actions on an account: block, unblock, freeze, unfreeze, unlock, MFA reset, sign out,
+resend verification.
 
 Each needs a reason, is recorded in the audit trail with the staff member as actor and
 tells the user by email. `staff_member=None` is an operator at the command line
@@ -16,13 +17,14 @@ from django.utils.translation import gettext as _
 
 from otp import services as otp_services
 
-from . import mfa_resets, notifications
+from . import freezing, mfa_resets, notifications
 from .client import Client
 from .errors import ErrorCode, ServiceError
 from .events import security_event_record
 from .models import MfaResetRequest, SecurityEvent, User
 from .services import tokens_revoke_all
 from .throttles import login_failures_forget
+from .unfreezing import account_unfreeze_record
 
 EventType = SecurityEvent.Type
 NO_CLIENT = Client()
@@ -110,6 +112,34 @@ def account_unblock(
         user=user, type=EventType.ACCOUNT_UNBLOCKED, staff_member=staff_member, reason=reason, client=client
     )
     notifications.account_unblocked_notify(user=user)
+    return user
+
+
+@transaction.atomic
+def account_freeze(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
+    """FROZEN as if its owner had frozen it (the user asked support, or support saw a takeover)."""
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    if user.status == User.Status.BLOCKED:
+        raise _refusal(_("The account is blocked: it cannot be frozen."))
+    if user.status == User.Status.FROZEN:
+        raise _refusal(_("The account is already frozen."))
+    freezing.account_freeze(
+        user=user, how=freezing.FreezeMethod.SUPPORT, client=client, staff_member=staff_member, reason=reason
+    )
+    return user
+
+
+@transaction.atomic
+def account_unfreeze(
+    *, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT
+) -> User:
+    """ACTIVE again without a password reset (support made sure who they are talking to); factors kept."""
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    if user.status != User.Status.FROZEN:
+        raise _refusal(_("The account is not frozen."))
+    account_unfreeze_record(user=user, client=client, staff_member=staff_member, reason=reason)
     return user
 
 

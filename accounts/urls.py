@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, api_events, api_mfa_reset, api_sessions
+from . import api, api_events, api_mfa_reset, api_protection, api_sessions
 
 urlpatterns = [
     path("login", api.LoginApi.as_view(), name="login"),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("me", api.MeApi.as_view(), name="me"),
     path("me/mfa-reset", api_mfa_reset.MfaResetCancelApi.as_view(), name="me-mfa-reset"),
     path("me/events", api_events.SecurityEventListApi.as_view(), name="me-events"),
+    path("me/freeze", api_protection.AccountFreezeApi.as_view(), name="me-freeze"),
+    path("me/anti-phishing-code", api_protection.AntiPhishingCodeApi.as_view(), name="me-anti-phishing-code"),
     path("register", api.RegisterApi.as_view(), name="register"),
     path("logout", api.LogoutApi.as_view(), name="logout"),
     path("logout/all", api.LogoutAllApi.as_view(), name="logout-all"),

@@ -18,6 +18,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
@@ -40,6 +41,8 @@ from .browser_sessions import (
     browser_session_current_id,
     browser_session_start,
     browser_session_touch,
+    device_cookie_of,
+    device_cookie_set,
     trusted_device_cookie,
     trusted_device_cookie_set,
 )
@@ -128,25 +131,32 @@ def login_complete(
 ) -> HttpResponse:
     """Both steps passed (or a passkey alone): record the login, open a fresh session, verified by
     the factor used. A login on a trusted device is not verified: changing a factor still asks
-    for a code."""
-    amr = services.login_record(
-        user=user,
-        method=method,
-        client=client_from(request),
-        trusted_device=trusted_device,
-        passwordless=passwordless,
-    )
-    auth_login(request, user)
-    if method is not None:
-        session_verify_with(request, method)
-    browser_session_start(request, user, amr=amr)
+    for a code. The browser keeps (or gets) its device cookie, so it is known next time."""
+    device_cookie = device_cookie_of(request)
+    # One transaction with the session, as every login (services.login_record).
+    with transaction.atomic():
+        amr = services.login_record(
+            user=user,
+            method=method,
+            client=client_from(request),
+            trusted_device=trusted_device,
+            passwordless=passwordless,
+            device_cookie=device_cookie,
+        )
+        auth_login(request, user)
+        if method is not None:
+            session_verify_with(request, method)
+        browser_session_start(request, user, amr=amr)
     if not next_url and not user.email_verified:
-        return redirect("account:email-verify")
-    return redirect(next_url or "account:security")
+        response = redirect("account:email-verify")
+    else:
+        response = redirect(next_url or "account:security")
+    device_cookie_set(response, device_cookie)
+    return response
 
 
 def account_session_required(view: ViewFunction) -> ViewFunction:
-    """A logged-in, ACTIVE account. A session of a BLOCKED or LOCKED one ends here."""
+    """A logged-in, ACTIVE account. A session of a BLOCKED, FROZEN or LOCKED one ends here."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -170,6 +170,7 @@ def email_verification_code_send(*, user: User) -> CodeSent:
         language=user.language,
         template="verification_code",
         context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
+        anti_phishing_code=user.anti_phishing_code,
     )
     return CodeSent(channel=Channel.EMAIL, valid_until=device.valid_until, validated=False)
 

@@ -17,6 +17,7 @@ from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
+from accounts.security_changes import security_change_record
 from accounts.trusted_devices import trusted_devices_revoke_all
 
 from ..methods import Method
@@ -164,6 +165,7 @@ def factor_removal_record_and_notify(
     trusted_devices_revoke_all(user=user)
     details = {"factor": method, "passkey": passkey} if passkey else {"factor": method}
     security_event_record(user=user, type=EventType.FACTOR_REMOVED, client=client, details=details)
+    security_change_record(user=user)
     notifications.factor_removed_notify(user=user, factor=method, passkey=passkey)
 
 

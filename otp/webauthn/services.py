@@ -46,6 +46,7 @@ from accounts.devices import UNKNOWN_DEVICE, device_label
 from accounts.errors import ErrorCode, ServiceError
 from accounts.events import security_event_record
 from accounts.models import SecurityEvent, User
+from accounts.security_changes import security_change_record
 from otp.services import (
     Method,
     factor_removal_record_and_notify,
@@ -229,6 +230,7 @@ def _passkey_store(
         client=client,
         details={"factor": Method.WEBAUTHN, "passkey": device.name},
     )
+    security_change_record(user=user)
     notifications.factor_added_notify(user=user, factor=Method.WEBAUTHN, passkey=device.name)
     return device
 

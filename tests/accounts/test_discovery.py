@@ -42,6 +42,7 @@ def test_document_names_the_issuer_keys_and_login(api_client: APIClient, setting
             "email_verified",
             "amr",
             "sid",
+            "security_changed_at",
         ],
     }
     assert response["Cache-Control"] == "public, max-age=300"

@@ -18,6 +18,7 @@ from django.utils.http import urlsafe_base64_encode
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 from rest_framework.test import APIClient
 
+from accounts.new_devices import new_device_remember
 from accounts import notifications, services
 from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
@@ -120,6 +121,7 @@ def test_new_recovery_codes_are_told_without_the_codes(
 
 def test_a_used_recovery_code_is_told_with_the_codes_left(committed: Committed) -> None:
     user, codes = user_with_every_factor()
+    new_device_remember(user=user, client=CLIENT)  # signed up here: no new-device alert
 
     with committed():
         services.login(
