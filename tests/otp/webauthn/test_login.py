@@ -207,8 +207,11 @@ def test_a_user_handle_of_another_account_is_refused(
     assert response.status_code == 403 and failures_of(user) == 1
 
 
-@pytest.mark.parametrize(("status", "code"), [("BLOCKED", "account_blocked"), ("LOCKED", "account_locked")])
-def test_blocked_and_locked_accounts_are_refused(
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [("BLOCKED", "account_blocked"), ("FROZEN", "account_frozen"), ("LOCKED", "account_locked")],
+)
+def test_blocked_frozen_and_locked_accounts_are_refused(
     api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator], status: str, code: str
 ) -> None:
     user, authenticator = passkey_user
