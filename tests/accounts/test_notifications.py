@@ -18,11 +18,11 @@ from django.utils.http import urlsafe_base64_encode
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 from rest_framework.test import APIClient
 
-from accounts.new_devices import new_device_remember
 from accounts import notifications, services
 from accounts.client import Client
 from accounts.errors import ErrorCode, ServiceError
 from accounts.models import User
+from accounts.new_devices import new_device_remember
 from otp import services as otp_services
 from tests.conftest import Committed, last_sms_code
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
