@@ -229,7 +229,9 @@ class AntiPhishingCodeForm(StepUpForm):
         max_length=40,
         strip=False,
         help_text=_("4 to 20 letters (A-Z, a-z) and digits. Pick a word nobody could guess."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+        ),
     )
     service_fields = {"code": "anti_phishing_code"}
 

@@ -54,7 +54,9 @@ account_lockouts = Counter("auth_account_lockouts", "Accounts locked after too m
 new_device_logins = Counter(
     "auth_new_device_logins", "Successful logins from a device the account had not used (alert emailed)."
 )
-accounts_frozen = Counter("auth_accounts_frozen", "Accounts frozen, by how (link, api, page, support).", ["how"])
+accounts_frozen = Counter(
+    "auth_accounts_frozen", "Accounts frozen, by how (link, api, page, support).", ["how"]
+)
 sms_sent = Counter("auth_sms_sent", "SMS codes handed to the gateway, by purpose.", ["purpose"])
 sms_refused = Counter(
     "auth_sms_refused", "SMS codes refused by a daily cap (per user, per number, overall).", ["cap"]
