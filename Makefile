@@ -25,6 +25,7 @@ test: $(VENV)/.installed lint checks test-sqlite test-postgres
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 checks: $(VENV)/.installed
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PYTHON) manage.py makemigrations --check --dry-run

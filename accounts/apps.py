@@ -1,4 +1,9 @@
+"""The accounts app, and the admin site it installs as Django's default (`SupportAdminSite`)."""
+
+from __future__ import annotations
+
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class AccountsConfig(AppConfig):
@@ -6,4 +11,13 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from . import api_schema  # noqa: F401  (registers the OpenAPI bearer scheme)
+        from accounts.admin import events, mfa_resets, users  # noqa: F401  (register their ModelAdmins)
+        from accounts.api import schema  # noqa: F401  (registers the OpenAPI bearer scheme)
+
+
+class SupportAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the support site as `admin.site`, by Django's supported hook."""
+
+    default = False  # INSTALLED_APPS names it; "accounts" alone means AccountsConfig
+
+    default_site = "accounts.admin.site.SupportAdminSite"

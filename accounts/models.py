@@ -86,7 +86,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     # When the account was last frozen: a freeze link issued before it is spent.
     frozen_at = models.DateTimeField(null=True, blank=True)
     # The last password change or reset, email change, factor added, removed or reset, unfreeze
-    # or anti-phishing code change (accounts.security_changes): platforms hold withdrawals after it.
+    # or anti-phishing code change (accounts.core.security_changes): platforms hold withdrawals after it.
     security_changed_at = models.DateTimeField("last security change", null=True, blank=True)
     # The word every genuine email shows at the top; empty when the user has set none.
     anti_phishing_code = models.CharField(max_length=20, blank=True, default="")
@@ -289,6 +289,13 @@ class MfaResetRequest(models.Model):
         return f"MFA reset of {self.user_id} due {self.due_at:%Y-%m-%d %H:%M} ({self.state})"
 
 
+class UserSessionQuerySet(models.QuerySet["UserSession"]):
+    def live(self, now: datetime | None = None) -> UserSessionQuerySet:
+        """Sessions that still count: not ended, not expired (`UserSession.is_live` on one row;
+        `accounts.auth.owner_query.SESSION_LIVE_SQL` in the hot statements)."""
+        return self.filter(ended_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
 class UserSession(models.Model):
     """One login: an API session (one refresh-token family, `sid` in its tokens) or a browser session.
 
@@ -314,6 +321,8 @@ class UserSession(models.Model):
     # The Django session of a browser session, deleted when the session is ended.
     session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
 
+    objects = UserSessionQuerySet.as_manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["user", "-created_at"], name="session_user_created_idx"),
@@ -325,6 +334,12 @@ class UserSession(models.Model):
 
     def is_live(self, now: datetime | None = None) -> bool:
         return self.ended_at is None and self.expires_at > (now or timezone.now())
+
+
+class TrustedDeviceQuerySet(models.QuerySet["TrustedDevice"]):
+    def live(self, now: datetime | None = None) -> TrustedDeviceQuerySet:
+        """Devices that still count: not revoked, not expired (`TrustedDevice.is_live` on one row)."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
 class TrustedDevice(models.Model):
@@ -340,6 +355,8 @@ class TrustedDevice(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TrustedDeviceQuerySet.as_manager()
+
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"], name="trusted_user_created_idx")]
 
@@ -351,7 +368,7 @@ class TrustedDevice(models.Model):
 
 
 class KnownDevice(models.Model):
-    """Where a user has signed in from, so that a sign-in from elsewhere is told (accounts.new_devices).
+    """Where a user has signed in from, so that a sign-in from elsewhere is told (accounts.auth.new_devices).
 
     Either a device label and IP network (`203.0.113.0/24`, `2001:db8::/64`) seen at a login
     or the sign-up, with `cookie_hash` empty; or the SHA-256 of the pages' device cookie, with

@@ -9,6 +9,10 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.auth.sessions import sessions_live_of
+from accounts.auth.trusted_devices import trusted_device_of, trusted_devices_live_of
+from accounts.core.user_agents import device_label
+from accounts.models import SecurityEvent, TrustedDevice, User, UserSession
 from otp.models import SmsDevice
 from otp.phone_numbers import phone_obfuscate
 from otp.services import (
@@ -20,11 +24,6 @@ from otp.services import (
 )
 from otp.webauthn.models import WebAuthnDevice
 from otp.webauthn.selectors import passkey_last_used, passkeys_of
-
-from .devices import device_label
-from .models import SecurityEvent, TrustedDevice, User, UserSession
-from .sessions import sessions_live_of
-from .trusted_devices import trusted_device_of, trusted_devices_live_of
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.models import User
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp.models import CodePurpose, SmsDevice, code_digest
 
 from .load import RequestLine

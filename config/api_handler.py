@@ -55,7 +55,7 @@ API_SKIPPED_MIDDLEWARE = frozenset(
         "django.middleware.csrf.CsrfViewMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         "django_otp.middleware.OTPMiddleware",
-        "accounts.browser_sessions.BrowserSessionMiddleware",
+        "accounts.auth.browser_sessions.BrowserSessionMiddleware",
         "django.contrib.messages.middleware.MessageMiddleware",
     }
 )

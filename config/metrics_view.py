@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 
-from .metrics import metrics_exposition
+from config.metrics import metrics_exposition
 
 BEARER_PREFIX = "Bearer "
 

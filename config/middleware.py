@@ -14,8 +14,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 
-from .logs import request_id_choose, request_id_var
-from .metrics import http_request_count
+from config.logs import request_id_choose, request_id_var
+from config.metrics import http_request_count
 
 request_logger = logging.getLogger("http.request")
 

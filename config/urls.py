@@ -7,11 +7,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.api import HealthApi, JwksApi
-from accounts.api_discovery import OpenIdConfigurationApi
-
-from .cors import public_cors
-from .metrics_view import metrics_view
+from accounts.api.discovery import OpenIdConfigurationApi
+from accounts.api.health import HealthApi
+from accounts.api.keys import JwksApi
+from config.cors import public_cors
+from config.metrics_view import metrics_view
 
 # Swagger UI sets element styles from its script; scripts stay `'self'` only.
 swagger_ui = csp_update({"style-src": ["'unsafe-inline'"]})(
@@ -19,7 +19,7 @@ swagger_ui = csp_update({"style-src": ["'unsafe-inline'"]})(
 )
 
 urlpatterns = [
-    path("auth/", include("accounts.urls")),
+    path("auth/", include("accounts.api.urls")),
     path("auth/", include("otp.urls")),
     path(".well-known/jwks.json", public_cors(JwksApi.as_view()), name="jwks"),
     path(
@@ -32,10 +32,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", swagger_ui, name="swagger-ui"),
     path("admin/", admin.site.urls),
-    path("", include("accounts.page_urls")),
+    path("", include("accounts.pages.urls")),
 ]
 
-handler400 = "accounts.api_errors.handler400"
-handler403 = "accounts.api_errors.handler403"
-handler404 = "accounts.api_errors.handler404"
-handler500 = "accounts.api_errors.handler500"
+handler400 = "accounts.api.errors.handler400"
+handler403 = "accounts.api.errors.handler403"
+handler404 = "accounts.api.errors.handler404"
+handler500 = "accounts.api.errors.handler500"

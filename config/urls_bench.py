@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .urls import handler400, handler403, handler404, handler500
-from .urls import urlpatterns as service_urlpatterns
+from config.urls import handler400, handler403, handler404, handler500
+from config.urls import urlpatterns as service_urlpatterns
 
 __all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]
 

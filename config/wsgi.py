@@ -7,7 +7,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 django.setup(set_prefix=False)
 
-from accounts.hot_path import HotPathApplication  # noqa: E402 - needs the settings set up
 from config.api_handler import api_dispatcher  # noqa: E402
+from config.hot_path import HotPathApplication  # noqa: E402 - needs the settings set up
 
 application = HotPathApplication(api_dispatcher())

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import SmsDevice, WebAuthnDevice
+from otp.models import SmsDevice, WebAuthnDevice
 
 for device_model in (TOTPDevice, StaticDevice):
     if admin.site.is_registered(device_model):

@@ -8,15 +8,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api import otp_header
-from accounts.api_schema import OTP_HEADER, error_responses
-from accounts.client import client_from
-from accounts.errors import ErrorCode
-from accounts.input_limits import PHONE_INPUT_MAX_LENGTH
-from accounts.serializers import ProfileSerializer
-
-from . import services
-from .phone_numbers import SUPPORTED_COUNTRIES
+from accounts.api.headers import otp_header
+from accounts.api.schema import OTP_HEADER, error_responses
+from accounts.api.serializers import ProfileSerializer
+from accounts.core.client import client_from
+from accounts.core.errors import ErrorCode
+from accounts.core.input_limits import PHONE_INPUT_MAX_LENGTH
+from otp import services
+from otp.phone_numbers import SUPPORTED_COUNTRIES
 
 STEP_UP_ERRORS = (ErrorCode.OTP_INVALID, ErrorCode.OTP_THROTTLED, ErrorCode.ACCOUNT_LOCKED)
 SEND_ERRORS = (ErrorCode.OTP_ATTEMPTS_EXHAUSTED, ErrorCode.SMS_UNAVAILABLE)

@@ -12,11 +12,10 @@ from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.forms import StepUpForm
-from accounts.input_limits import PHONE_INPUT_MAX_LENGTH
-
-from .phone_numbers import SUPPORTED_COUNTRIES
-from .region_names import REGION_NAMES, REGION_NAMES_ES
+from accounts.core.input_limits import PHONE_INPUT_MAX_LENGTH
+from accounts.pages.forms import StepUpForm
+from otp.phone_numbers import SUPPORTED_COUNTRIES
+from otp.region_names import REGION_NAMES, REGION_NAMES_ES
 
 REGION_NAMES_BY_LANGUAGE = {"en": REGION_NAMES, "es": REGION_NAMES_ES}
 

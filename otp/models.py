@@ -96,7 +96,7 @@ class EmailCodeDevice(HashedCodeDevice):
 
 
 # Passkeys live in their own sub-package; imported here so that the `otp` app owns their tables.
-from .webauthn.models import WebAuthnDevice, WebAuthnUserHandle  # noqa: E402
+from otp.webauthn.models import WebAuthnDevice, WebAuthnUserHandle  # noqa: E402
 
 __all__ = [
     "CodePurpose",

@@ -8,7 +8,7 @@ import phonenumbers
 from django.conf import settings
 from phonenumbers import PhoneNumberType
 
-from accounts.errors import ErrorCode, ServiceError
+from accounts.core.errors import ErrorCode, ServiceError
 
 # The `country` enum of the API: every region libphonenumber supports (245, AC ... ZW).
 SUPPORTED_COUNTRIES: list[str] = sorted(phonenumbers.SUPPORTED_REGIONS)

@@ -9,9 +9,8 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-
-from .methods import Method
-from .recovery_codes import RECOVERY_DEVICE_NAME
+from otp.methods import Method
+from otp.recovery_codes import RECOVERY_DEVICE_NAME
 
 
 @dataclass(frozen=True)

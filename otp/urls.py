@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api
-from .webauthn import api as webauthn_api
+from otp import api
+from otp.webauthn import api as webauthn_api
 
 urlpatterns = [
     path("otp/methods/sms", api.SmsMethodApi.as_view(), name="otp-methods-sms"),

@@ -19,22 +19,14 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import View
 
 from accounts import selectors
-from accounts.client import client_from
-from accounts.errors import ServiceError
-from accounts.forms import CodeForm, StepUpForm, refusal_text
-from accounts.views import (
-    ServiceFormView,
-    StepUpMixin,
-    code_sent_text,
-    page_decorators,
-    safe_next,
-    session_verify_with,
-    verified_session_required,
-)
-
-from . import services
-from .forms import PhoneAddForm
-from .services import Channel, Method
+from accounts.core.client import client_from
+from accounts.core.errors import ServiceError
+from accounts.pages.forms import CodeForm, StepUpForm, refusal_text
+from accounts.pages.framework import ServiceFormView, StepUpMixin, code_sent_text, page_decorators, safe_next
+from accounts.pages.login_steps import session_verify_with, verified_session_required
+from otp import services
+from otp.forms import PhoneAddForm
+from otp.services import Channel, Method
 
 factor_page_decorators = [*page_decorators, verified_session_required]
 

@@ -14,8 +14,8 @@ from django.core.cache import cache
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from rest_framework.test import APIClient
 
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.models import User
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp import sms_backends
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -71,7 +71,7 @@ def totp_user(db: None) -> tuple[User, pyotp.TOTP]:
     from django.utils import timezone
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from accounts.client import Client
+    from accounts.core.client import Client
     from otp.services import totp_device_create
 
     user = UserFactory()

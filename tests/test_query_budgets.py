@@ -16,12 +16,12 @@ from django.utils.http import urlsafe_base64_encode
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from accounts import support
-from accounts.client import Client
-from accounts.events import security_event_record
+from accounts.auth.new_devices import new_device_remember
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.core.client import Client
+from accounts.core.events import security_event_record
+from accounts.flows import support
 from accounts.models import SecurityEvent, User
-from accounts.new_devices import new_device_remember
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from otp import services as otp_services
 from tests.conftest import USER_AGENT, authenticate, last_email_code, last_sms_code
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor

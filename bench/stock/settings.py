@@ -63,7 +63,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The service's Argon2id costs (m=19 MiB, t=2, p=1): the class only sets those three numbers.
-PASSWORD_HASHERS = ["accounts.hashers.Argon2idPasswordHasher"]
+PASSWORD_HASHERS = ["accounts.core.hashers.Argon2idPasswordHasher"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

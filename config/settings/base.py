@@ -21,7 +21,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.SupportAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "accounts.browser_sessions.BrowserSessionMiddleware",
+    "accounts.auth.browser_sessions.BrowserSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -113,7 +113,7 @@ AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
 # Argon2id first, at least OWASP's parameters (m=19 MiB, t=2, p=1); see accounts.hashers.
 PASSWORD_HASHERS = [
-    "accounts.hashers.Argon2idPasswordHasher",
+    "accounts.core.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -126,8 +126,8 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": 8},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "accounts.validators.ContextPasswordValidator"},
-    {"NAME": "accounts.validators.MaximumLengthValidator"},
+    {"NAME": "accounts.core.validators.ContextPasswordValidator"},
+    {"NAME": "accounts.core.validators.MaximumLengthValidator"},
 ]
 PASSWORD_MAX_LENGTH = 1024
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
@@ -232,7 +232,7 @@ JWT_ISSUER = env.str("JWT_ISSUER", default="auth-service")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="auth-service-clients")
 JWT_ROTATE_REFRESH_TOKENS = env.bool("JWT_ROTATE_REFRESH_TOKENS", default=False)
 # Tokens each worker remembers as verified, so a client's next request with the same token skips
-# the signature check (`exp` is still checked): about 1.5 KB each (accounts/tokens.py VerifiedTokens).
+# the signature check (`exp` is still checked): about 1.5 KB each (accounts/auth/tokens.py VerifiedTokens).
 JWT_VERIFIED_TOKENS_KEPT = env.int("JWT_VERIFIED_TOKENS_KEPT", default=4096)
 
 SIMPLE_JWT = {
@@ -246,18 +246,18 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "sub",
     "AUTH_HEADER_TYPES": ("Bearer",),
-    "AUTH_TOKEN_CLASSES": ("accounts.tokens.IdToken",),
+    "AUTH_TOKEN_CLASSES": ("accounts.auth.tokens.IdToken",),
     "UPDATE_LAST_LOGIN": False,
 }
 
 # --- REST framework and OpenAPI -------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.IdTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.authentication.IdTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["accounts.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "accounts.api_schema.AutoSchema",
-    "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["accounts.api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["accounts.api.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "accounts.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "register": env.str("REGISTER_RATE", default="100/hour"),
         "password_reset": env.str("PASSWORD_RESET_RATE", default="20/hour"),
@@ -319,7 +319,7 @@ TRUSTED_DEVICE_DAYS = env.int("TRUSTED_DEVICE_DAYS", default=30)
 # when the session cookie is, as in production).
 TRUSTED_DEVICE_COOKIE_NAME = "trusted_device"
 
-# --- Account protection (accounts.new_devices, accounts.freezing) ------------------------
+# --- Account protection (accounts.auth.new_devices, accounts.flows.freezing) ------------------------
 # Email "New sign-in to your account" after a login from a device the account has not used.
 NEW_DEVICE_ALERTS = env.bool("NEW_DEVICE_ALERTS", default=True)
 # A device label and IP network seen at a login (or the sign-up) this recently is known.

@@ -14,8 +14,15 @@ from pathlib import Path
 # Production insists on a secret from the environment; a benchmark on loopback may use a fixed one.
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-not-for-production-0123456789abcdefghijklmnop")
 
-from .production import *  # noqa: F403
-from .production import BASE_DIR, CACHE_BACKENDS, DATABASES, REST_FRAMEWORK, env, postgres_statements_prepared
+from config.settings.production import *  # noqa: F403
+from config.settings.production import (
+    BASE_DIR,
+    CACHE_BACKENDS,
+    DATABASES,
+    REST_FRAMEWORK,
+    env,
+    postgres_statements_prepared,
+)
 
 BENCH_DIR = Path(env.str("BENCH_DIR", default=str(BASE_DIR / "var" / "bench")))
 

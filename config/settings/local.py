@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from accounts.signing_keys import ensure_development_key
-
-from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from accounts.auth.signing_keys import ensure_development_key
+from config.settings.base import *  # noqa: F403
+from config.settings.base import BASE_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")

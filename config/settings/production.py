@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from config.logs import logging_config
-
-from .base import *  # noqa: F403
-from .base import LOG_LEVEL, env
+from config.settings.base import *  # noqa: F403
+from config.settings.base import LOG_LEVEL, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DEBUG = False

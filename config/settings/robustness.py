@@ -6,8 +6,8 @@ the environment, so a harness outside the process reads every SMS and email it s
 
 from __future__ import annotations
 
-from .base import CACHE_BACKENDS, env
-from .test import *  # noqa: F403
+from config.settings.base import CACHE_BACKENDS, env
+from config.settings.test import *  # noqa: F403
 
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .base import *  # noqa: F403
-from .base import CACHE_BACKENDS, env
+from config.settings.base import *  # noqa: F403
+from config.settings.base import CACHE_BACKENDS, env
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -23,11 +23,11 @@ JWT_SIGNING_KEY_FILE = str(
 JWT_PREVIOUS_VERIFYING_KEY = ""
 JWT_PREVIOUS_VERIFYING_KEY_FILE = ""
 
-# Argon2id with the production parameters is tested on its own (tests/accounts/test_passwords.py);
+# Argon2id with the production parameters is tested on its own (tests/accounts/flows/test_passwords.py);
 # the rest of the suite hashes with a cheap hasher to stay fast.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
-    "accounts.hashers.Argon2idPasswordHasher",
+    "accounts.core.hashers.Argon2idPasswordHasher",
 ]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

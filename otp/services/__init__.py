@@ -1,12 +1,12 @@
 """Second factors, split by job: verification and throttling, code delivery and the SMS budget,
-enrolment and removal. Reads live in `otp.selectors`. Callers import from here."""
+enrolment and removal, applying support's due MFA reset. Reads live in `otp.selectors`. Callers import from here."""
 
 from __future__ import annotations
 
-from ..methods import Channel, Method
-from ..recovery_codes import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, recovery_code_digest
-from ..selectors import TotpEnrolment, recovery_codes_remaining, second_factor_methods, totp_enrolment_of
-from .delivery import (
+from otp.methods import Channel, Method
+from otp.recovery_codes import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, recovery_code_digest
+from otp.selectors import TotpEnrolment, recovery_codes_remaining, second_factor_methods, totp_enrolment_of
+from otp.services.delivery import (
     CodeSent,
     email_verification_code_send,
     login_sms_code_send,
@@ -14,17 +14,16 @@ from .delivery import (
     sms_code_send,
     verification_code_send,
 )
-from .enrolment import (
+from otp.services.enrolment import (
     factor_removal_record_and_notify,
-    factors_remove_all,
-    recovery_codes_drop_if_no_factor,
     recovery_codes_generate,
     sms_device_add,
     sms_device_delete,
     totp_device_create,
     totp_device_delete,
 )
-from .verification import (
+from otp.services.removal import factors_remove_all, recovery_codes_drop_if_no_factor
+from otp.services.verification import (
     channel_confirm,
     login_second_factor_verify,
     otp_delay_remaining,

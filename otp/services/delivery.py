@@ -16,15 +16,14 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.errors import ErrorCode, ServiceError
-from accounts.mail import email_send
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.mail import email_send
 from accounts.models import User
 from config.cache import cache_step_atomic
 from config.metrics import sms_refused_count, sms_sent_count
-
-from ..methods import Channel
-from ..models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
-from ..sms_backends import SmsDeliveryError, sms_send
+from otp.methods import Channel
+from otp.models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
+from otp.sms_backends import SmsDeliveryError, sms_send
 
 SMS_BUDGET_MEMORY_SECONDS = 2 * 24 * 60 * 60
 

@@ -1,4 +1,4 @@
-"""Enrolling and removing factors: TOTP, phone, recovery codes; the removal of every factor at once.
+"""Enrolling and removing factors: TOTP, phone, recovery codes, each behind step-up.
 
 Adding a factor while another is verified, removing one and regenerating recovery codes
 all pass step-up first. One removal path serves the user's own removal and support's
@@ -12,33 +12,28 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import notifications
-from accounts.client import Client
-from accounts.errors import ErrorCode, ServiceError
-from accounts.events import security_event_record
+from accounts.auth.trusted_devices import trusted_devices_revoke_all
+from accounts.core import notifications
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.events import security_event_record
+from accounts.core.security_changes import security_change_record
 from accounts.models import SecurityEvent, User
-from accounts.security_changes import security_change_record
-from accounts.trusted_devices import trusted_devices_revoke_all
-
-from ..methods import Method
-from ..models import CodePurpose, SmsDevice, WebAuthnDevice
-from ..phone_numbers import phone_obfuscate, phone_parse_mobile
-from ..recovery_codes import (
+from otp.methods import Method
+from otp.models import CodePurpose, SmsDevice
+from otp.phone_numbers import phone_obfuscate, phone_parse_mobile
+from otp.recovery_codes import (
     RECOVERY_DEVICE_NAME,
     recovery_code_digest,
     recovery_code_display,
     recovery_code_new,
 )
-from ..selectors import TotpEnrolment, totp_enrolment_of
-from .delivery import sms_code_deliver
-from .verification import step_up_verify
+from otp.selectors import TotpEnrolment, totp_enrolment_of
+from otp.services.delivery import sms_code_deliver
+from otp.services.removal import FACTOR_DEVICES, factors_delete
+from otp.services.verification import step_up_verify
 
 EventType = SecurityEvent.Type
-# Each removable factor: its device model and the user field holding its verification date.
-FACTOR_DEVICES: dict[Method, tuple[type[TOTPDevice] | type[SmsDevice], str]] = {
-    Method.TOTP: (TOTPDevice, "totp_verified_at"),
-    Method.SMS: (SmsDevice, "phone_verified_at"),
-}
 
 
 def _locked_user(user: User) -> User:
@@ -112,34 +107,7 @@ def recovery_codes_generate(*, user: User, otp: str | None, client: Client) -> l
     return [recovery_code_display(code) for code in codes]
 
 
-# --- removal ------------------------------------------------------------------------------
-
-
-def _factors_delete(user: User, methods: list[Method]) -> list[str]:
-    """Delete the devices of `methods` from the locked `user` and clear their verification dates.
-
-    Recovery codes exist only beside a verified factor, so they go with the last one.
-    Returns the names of what had something to delete.
-    """
-    removed: list[str] = []
-    fields = []
-    for method in methods:
-        device_model, verified_field = FACTOR_DEVICES[method]
-        if device_model.objects.filter(user=user).delete()[0] or getattr(user, verified_field):
-            removed.append(method)
-        setattr(user, verified_field, None)
-        fields.append(verified_field)
-    if recovery_codes_drop_if_no_factor(user):
-        removed.append("RECOVERY_CODES")
-    user.save(update_fields=fields)
-    return removed
-
-
-def recovery_codes_drop_if_no_factor(user: User) -> bool:
-    """Recovery codes exist only beside a verified factor: they go with the last one."""
-    if user.has_second_factor:
-        return False
-    return StaticDevice.objects.filter(user=user, name=RECOVERY_DEVICE_NAME).delete()[0] > 0
+# --- removal (step-up first) ---------------------------------------------------------------
 
 
 def _factor_remove(
@@ -152,7 +120,7 @@ def _factor_remove(
     step_up_verify(user=user, otp=otp, client=client)
     with transaction.atomic():
         user = _locked_user(user)
-        _factors_delete(user, [method])
+        factors_delete(user, [method])
         factor_removal_record_and_notify(user=user, method=method, client=client)
     return user
 
@@ -179,13 +147,3 @@ def sms_device_delete(*, user: User, otp: str | None, client: Client) -> User:
     return _factor_remove(
         user=user, otp=otp, client=client, method=Method.SMS, not_configured=ErrorCode.SMS_NOT_CONFIGURED
     )
-
-
-def factors_remove_all(*, user: User) -> list[str]:
-    """Every factor of the locked `user` goes, pending or verified, with the recovery codes
-    (support's MFA reset). The caller records and notifies; returns what was removed."""
-    passkeys_deleted = WebAuthnDevice.objects.filter(user=user).delete()[0]
-    user.passkey_count = 0
-    user.save(update_fields=["passkey_count"])
-    removed = _factors_delete(user, list(FACTOR_DEVICES))
-    return [Method.WEBAUTHN, *removed] if passkeys_deleted else removed

@@ -1,6 +1,6 @@
 """Checking second factors: login codes, step-up, confirming a pending channel; per-account throttling.
 
-Every code check goes through `_code_check`, which locks the user row, lifts an expired
+Every code check goes through `code_check`, which locks the user row, lifts an expired
 lock, refuses an account that may not authenticate or is inside a delay, runs the check
 (locking the device row), and counts the outcome in the same transaction. The row lock
 makes the check and the count one step, so a burst of concurrent attempts is checked one
@@ -20,25 +20,25 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import notifications
-from accounts.account_state import account_status_check
-from accounts.client import Client
-from accounts.errors import ErrorCode, ServiceError
-from accounts.events import security_event_record
+from accounts.core import notifications
+from accounts.core.account_state import account_status_check
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.events import security_event_record
+from accounts.core.login_throttles import failure_delay_seconds
+from accounts.core.security_changes import security_change_record
 from accounts.models import SecurityEvent, User
-from accounts.security_changes import security_change_record
-from accounts.throttles import failure_delay_seconds
-
-from ..methods import Channel, Method
-from ..models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
-from ..phone_numbers import phone_obfuscate
-from ..recovery_codes import (
+from otp.challenges import looks_like_step_up_token, step_up_token_redeem
+from otp.methods import Channel, Method
+from otp.models import CodePurpose, EmailCodeDevice, HashedCodeDevice, SmsDevice
+from otp.phone_numbers import phone_obfuscate
+from otp.recovery_codes import (
     RECOVERY_CODE_FORMAT,
     RECOVERY_DEVICE_NAME,
     recovery_code_digest,
     recovery_code_normalize,
 )
-from ..webauthn.challenges import looks_like_step_up_token, step_up_token_redeem
+from otp.services.mfa_reset_apply import mfa_reset_apply_if_due
 
 SIX_DIGITS = re.compile(r"[0-9]{6}")
 EventType = SecurityEvent.Type
@@ -107,16 +107,13 @@ def _password_known_notify_once(user: User, *, context: str) -> None:
         notifications.second_factor_failures_notify(user=user, failures=user.otp_failure_count)
 
 
-def _code_check(
+def code_check(
     *, user_id: int, client: Client, context: str, check: Callable[[User], Method | Channel | None]
 ) -> tuple[User, Method | Channel]:
     """Run `check` on the locked account and count its outcome; raise only after commit."""
     error: ServiceError | None = None
     with transaction.atomic():
         # A support reset that has come due takes effect first: its factors no longer count.
-        # Imported here: applying a reset revokes tokens (accounts.services), which imports this package.
-        from accounts.mfa_resets import mfa_reset_apply_if_due
-
         user = mfa_reset_apply_if_due(User.objects.select_for_update().get(pk=user_id))
         now = timezone.now()
         user.lock_lift_if_expired(now)
@@ -211,7 +208,7 @@ def login_second_factor_verify(
     With `method`, only that factor is tried (the login's `otpMethod`).
     """
     methods = [method] if method is not None else None
-    _, matched = _code_check(
+    _, matched = code_check(
         user_id=user.pk,
         client=client,
         context="login",
@@ -232,7 +229,7 @@ def step_up_verify(*, user: User, otp: str | None, client: Client) -> None:
     """
     if not user.has_second_factor:
         return
-    _code_check(
+    code_check(
         user_id=user.pk,
         client=client,
         context="step-up",
@@ -335,7 +332,7 @@ def channel_confirm(*, user: User, channel: Channel, code: str, client: Client) 
     confirm = {Channel.EMAIL: _email_confirm, Channel.SMS: _phone_confirm, Channel.TOTP: _totp_confirm}[
         channel
     ]
-    confirmed_user, _ = _code_check(
+    confirmed_user, _ = code_check(
         user_id=user.pk,
         client=client,
         context=f"confirm-{channel.lower()}",

@@ -9,14 +9,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api import TokensSerializer, WebAuthnAssertionSerializer, otp_header
-from accounts.api_schema import OTP_HEADER, error_responses
-from accounts.client import client_from
-from accounts.errors import ErrorCode
-from accounts.serializers import ProfileSerializer
-from accounts.throttles import PasskeyLoginOptionsRateThrottle
-
-from . import login, selectors, services
+from accounts.api.headers import otp_header
+from accounts.api.schema import OTP_HEADER, error_responses
+from accounts.api.serializers import ProfileSerializer
+from accounts.api.throttles import PasskeyLoginOptionsRateThrottle
+from accounts.api.token_serializers import TokensSerializer, WebAuthnAssertionSerializer
+from accounts.core.client import client_from
+from accounts.core.errors import ErrorCode
+from accounts.flows import passwordless_login as login
+from otp.webauthn import registration as registration_webauthn
+from otp.webauthn import relying_party, selectors, services
 
 STEP_UP_ERRORS = (ErrorCode.OTP_INVALID, ErrorCode.OTP_THROTTLED, ErrorCode.ACCOUNT_LOCKED)
 ASSERTION_ERRORS = (
@@ -36,7 +38,7 @@ class CeremonySerializer(serializers.Serializer):
     )
 
 
-def ceremony_body(options: services.CeremonyOptions) -> dict:
+def ceremony_body(options: relying_party.CeremonyOptions) -> dict:
     return {"challengeId": options.challenge_id, "publicKey": options.public_key}
 
 
@@ -63,7 +65,7 @@ class WebAuthnOptionsApi(APIView):
         responses={200: CeremonySerializer, **error_responses(*STEP_UP_ERRORS)},
     )
     def post(self, request: Request) -> Response:
-        options = services.registration_options_generate(
+        options = registration_webauthn.registration_options_generate(
             user=request.user, otp=otp_header(request), client=client_from(request)
         )
         return Response(ceremony_body(options))
@@ -75,7 +77,9 @@ class WebAuthnMethodApi(APIView):
         credential = serializers.DictField(
             help_text="PublicKeyCredential.toJSON() after credentials.create()"
         )
-        name = serializers.CharField(max_length=services.NAME_MAX_LENGTH, required=False, allow_blank=True)
+        name = serializers.CharField(
+            max_length=registration_webauthn.NAME_MAX_LENGTH, required=False, allow_blank=True
+        )
 
     class ListSerializer(serializers.Serializer):
         passkeys = PasskeySerializer(many=True)
@@ -98,7 +102,7 @@ class WebAuthnMethodApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.registration_complete(
+        user = registration_webauthn.registration_complete(
             user=request.user,
             challenge_id=data.validated_data["challengeId"],
             credential=data.validated_data["credential"],

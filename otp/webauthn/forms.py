@@ -5,9 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.forms import StepUpForm
-
-from .services import NAME_MAX_LENGTH
+from accounts.pages.forms import StepUpForm
+from otp.webauthn.registration import NAME_MAX_LENGTH
 
 
 class PasskeyAddForm(StepUpForm):

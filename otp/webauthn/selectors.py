@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import User
-
-from .models import WebAuthnDevice
+from otp.webauthn.models import WebAuthnDevice
 
 
 def passkeys_of(user: User) -> QuerySet[WebAuthnDevice]:

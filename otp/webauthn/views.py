@@ -18,25 +18,24 @@ from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from accounts import services as account_services
-from accounts.client import client_from
-from accounts.errors import ErrorCode, ServiceError
-from accounts.forms import StepUpForm
-from accounts.views import (
+from accounts.core.account_state import account_status_check
+from accounts.core.client import client_from
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.flows import login as login_flows
+from accounts.flows import passwordless_login as login
+from accounts.pages.forms import StepUpForm
+from accounts.pages.framework import ServiceFormView, StepUpMixin, page_decorators, safe_next
+from accounts.pages.login_steps import (
     PENDING_LOGIN_SESSION_KEY,
-    ServiceFormView,
-    StepUpMixin,
     login_complete,
-    page_decorators,
     pending_login_user,
-    safe_next,
     verified_session_required,
 )
 from otp.services import Method
-
-from . import login, services
-from .forms import PasskeyAddForm
-from .models import WebAuthnDevice
+from otp.webauthn import registration as registration_webauthn
+from otp.webauthn import relying_party, services
+from otp.webauthn.forms import PasskeyAddForm
+from otp.webauthn.models import WebAuthnDevice
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -60,7 +59,7 @@ def _text(body: dict[str, Any], name: str, max_length: int = 64) -> str:
     return value
 
 
-def _ceremony(options: services.CeremonyOptions) -> JsonResponse:
+def _ceremony(options: relying_party.CeremonyOptions) -> JsonResponse:
     return JsonResponse({"challengeId": options.challenge_id, "publicKey": options.public_key})
 
 
@@ -88,7 +87,7 @@ class PasskeyJsonView(View):
                     return JsonResponse(
                         {"code": "not_authenticated", "detail": gettext("Log in first.")}, status=401
                     )
-                account_services.account_status_check(request.user)
+                account_status_check(request.user)
             return self.handle(request, _json_body(request))
         except ServiceError as error:
             response = JsonResponse(error.body(), status=error.status)
@@ -101,17 +100,19 @@ class PasskeyRegisterOptionsView(PasskeyJsonView):
     def handle(self, request: HttpRequest, body: dict[str, Any]) -> JsonResponse:
         otp = _text(body, "otp").strip() or None
         return _ceremony(
-            services.registration_options_generate(user=request.user, otp=otp, client=client_from(request))
+            registration_webauthn.registration_options_generate(
+                user=request.user, otp=otp, client=client_from(request)
+            )
         )
 
 
 class PasskeyRegisterView(PasskeyJsonView):
     def handle(self, request: HttpRequest, body: dict[str, Any]) -> JsonResponse:
-        services.registration_complete(
+        registration_webauthn.registration_complete(
             user=request.user,
             challenge_id=_text(body, "challengeId"),
             credential=body.get("credential"),
-            name=_text(body, "name", services.NAME_MAX_LENGTH),
+            name=_text(body, "name", registration_webauthn.NAME_MAX_LENGTH),
             client=client_from(request),
         )
         messages.success(request, gettext("Your passkey is added. You can sign in with it now."))
@@ -186,7 +187,7 @@ class PasskeySecondFactorView(PasskeyJsonView):
 
     def handle(self, request: HttpRequest, body: dict[str, Any]) -> JsonResponse:
         user = _pending_user_or_refuse(request)
-        method = account_services.login_second_factor(
+        method = login_flows.login_second_factor(
             user=user,
             otp=None,
             otp_method=None,

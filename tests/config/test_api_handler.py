@@ -58,7 +58,7 @@ def test_the_api_chain_is_the_site_chain_without_the_browser_middlewares() -> No
         "django.middleware.csrf.CsrfViewMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         "django_otp.middleware.OTPMiddleware",
-        "accounts.browser_sessions.BrowserSessionMiddleware",
+        "accounts.auth.browser_sessions.BrowserSessionMiddleware",
         "django.contrib.messages.middleware.MessageMiddleware",
         "whitenoise.middleware.WhiteNoiseMiddleware",
     ):
@@ -260,7 +260,7 @@ def _wsgi_get(application: Any, path: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def test_the_wsgi_application_serves_pages_with_the_site_chain_and_the_api_without_cookies() -> None:
-    from accounts.hot_path import HotPathApplication
+    from config.hot_path import HotPathApplication
     from config.wsgi import application
 
     assert isinstance(application, HotPathApplication)

@@ -20,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from accounts.background import work_in_background
+from accounts.core.background import work_in_background
 from accounts.models import User
 from config.logs import JSON_FIELDS, RequestIdFilter, ServiceJsonFormatter, logging_config, request_id_var
 from tests.conftest import last_email_code, last_sms_code

@@ -11,8 +11,8 @@ import pytest
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from accounts.client import Client
-from accounts.errors import ServiceError
+from accounts.core.client import Client
+from accounts.core.errors import ServiceError
 from config import metrics
 from otp import services as otp_services
 from otp.models import SmsDevice

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, Page, expect
 
-from accounts.client import Client
+from accounts.core.client import Client
 from accounts.models import SecurityEvent, User, UserSession
 from otp.services import totp_device_create
 from tests.conftest import last_email_code

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
-from accounts.client import Client
+from accounts.core.client import Client
 from accounts.models import User
 from otp.services import totp_device_create
 from tests.e2e.conftest import screenshot

@@ -18,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from accounts.client import Client
+from accounts.core.client import Client
 from accounts.models import SecurityEvent, User
 from otp import services, sms_backends
 from otp.models import CodePurpose, EmailCodeDevice, SmsDevice

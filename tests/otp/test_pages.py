@@ -15,12 +15,12 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.client import Client as ServiceClient
+from accounts.core.client import Client as ServiceClient
 from accounts.models import User
 from otp import services as otp_services
 from otp.models import SmsDevice
 from otp.phone_numbers import SUPPORTED_COUNTRIES
-from tests.accounts.test_pages import (
+from tests.accounts.pages.test_pages import (
     log_in,
     page_text,
     phone_verified,

@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.client import Client
+from accounts.core.client import Client
 from accounts.models import User
 from otp import services, sms_backends
 from otp.models import SmsDevice
@@ -34,7 +34,7 @@ pytestmark = [
 @pytest.fixture(autouse=True)
 def _password_delay_out_of_the_way(settings) -> None:
     """Each of a burst of right passwords is an attempt on one email, which the password delay
-    refuses after the free ones (tests/accounts/test_throttles.py); here the codes race."""
+    refuses after the free ones (tests/accounts/core/test_login_throttles.py); here the codes race."""
     settings.LOGIN_FAILURES_BEFORE_DELAY = THREADS * 10
 
 

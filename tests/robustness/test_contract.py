@@ -10,8 +10,8 @@ import pytest
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
-from accounts.api_schema import FRAMEWORK_CODES
-from accounts.errors import ERROR_CATALOGUE, ErrorCode
+from accounts.api.schema import FRAMEWORK_CODES
+from accounts.core.errors import ERROR_CATALOGUE, ErrorCode
 
 PROFILE = {
     "email": True,

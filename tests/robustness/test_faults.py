@@ -20,8 +20,8 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_session
 from accounts.models import SecurityEvent, User
-from accounts.tokens import AMR_PASSWORD, tokens_for_session
 from otp import sms_backends
 from otp.models import SmsDevice
 from otp.sms_backends import BaseSmsBackend, SmsDeliveryError

@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.auth.signing_keys import key_set
+from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.models import RevokedToken, User
-from accounts.signing_keys import key_set
-from accounts.tokens import AMR_PASSWORD, tokens_for_login
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts import support
-from accounts.errors import ServiceError
+from accounts.core.errors import ServiceError
+from accounts.flows import support
 from accounts.models import User, email_normalize
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from accounts.mfa_resets import mfa_resets_apply_due
+from otp.services.mfa_reset_apply import mfa_resets_apply_due
 
 
 class Command(BaseCommand):

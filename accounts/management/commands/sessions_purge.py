@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from accounts.sessions import sessions_purge
-from accounts.trusted_devices import trusted_devices_purge
+from accounts.auth.sessions import sessions_purge
+from accounts.auth.trusted_devices import trusted_devices_purge
 
 
 class Command(BaseCommand):

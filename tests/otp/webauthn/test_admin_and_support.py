@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client as BrowserClient
 
-from accounts import support
+from accounts.flows import support
 from accounts.models import User
 from otp.webauthn.models import WebAuthnDevice
-from tests.accounts.test_admin import USERS_URL, otp_verified_browser
+from tests.accounts.admin.test_admin import USERS_URL, otp_verified_browser
 from tests.factories import UserFactory
 from tests.otp.webauthn.authenticator import SoftwareAuthenticator, b64url
 

@@ -7,9 +7,9 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from accounts.client import Client
+from accounts.auth.trusted_devices import trusted_device_create
+from accounts.core.client import Client
 from accounts.models import SecurityEvent, TrustedDevice, User
-from accounts.trusted_devices import trusted_device_create
 from otp.webauthn.models import WebAuthnDevice, WebAuthnUserHandle
 from tests.conftest import Committed, authenticate
 from tests.factories import UserFactory

@@ -1,0 +1,147 @@
+"""Security notifications: the email that tells a user what just happened to the account.
+
+Services call these inside their transaction; the email leaves once it commits, so a
+rolled-back change tells nobody, and a failed send is logged, never raised, because the
+change it reports has already happened. No message carries a code, a secret or a token.
+
+A factor counts as added once it is verified: an unconfirmed enrolment is not yet a way in.
+Every security notice (`SECURITY_NOTICES`) carries the freeze link, made when it is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from accounts.core.background import work_in_background
+from accounts.core.freeze_links import freeze_link_url
+from accounts.core.mail import email_send
+from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+# The emails that say something changed that only the owner should change, or that someone
+# may be in the account: each carries "This wasn't me: freeze my account" (API.md, "Freezing").
+SECURITY_NOTICES = frozenset(
+    {
+        "new_device_login",
+        "password_changed",
+        "password_reset_done",
+        "factor_added",
+        "factor_removed",
+        "recovery_codes_generated",
+        "recovery_code_used",
+        "anti_phishing_code_changed",
+        "second_factor_failures",
+    }
+)
+
+
+def _notify(*, user: User, template: str, context: dict[str, Any] | None = None) -> None:
+    """Email `user` with `templates/emails/<template>.*` once the current transaction commits."""
+    to, user_id, language, code = user.email, user.pk, user.language, user.anti_phishing_code
+    context = context or {}
+    if template in SECURITY_NOTICES:
+        context = {**context, "freeze_url": freeze_link_url(user)}
+
+    def send() -> None:
+        try:
+            email_send(to=to, language=language, template=template, context=context, anti_phishing_code=code)
+        except Exception as error:  # noqa: BLE001 - the change is committed; a lost email must not undo the answer
+            logger.error(
+                "Notification %s for user %s was not sent: %s", template, user_id, error.__class__.__name__
+            )
+
+    # Rendered and sent after the commit, off the request's time (EMAIL_SEND_IN_BACKGROUND).
+    transaction.on_commit(lambda: work_in_background(send))
+
+
+def factor_added_notify(*, user: User, factor: str, phone: str = "", passkey: str = "") -> None:
+    """`factor` is `TOTP`, `SMS` or `WEBAUTHN`; `phone` the obfuscated number of an SMS factor,
+    `passkey` the name of a passkey."""
+    _notify(
+        user=user, template="factor_added", context={"factor": factor, "phone": phone, "passkey": passkey}
+    )
+
+
+def factor_removed_notify(*, user: User, factor: str, passkey: str = "") -> None:
+    _notify(user=user, template="factor_removed", context={"factor": factor, "passkey": passkey})
+
+
+def mfa_reset_notify(*, user: User) -> None:
+    _notify(user=user, template="mfa_reset")
+
+
+def mfa_reset_scheduled_notify(*, user: User, requested_by: str, due_at: datetime) -> None:
+    """`requested_by` is a role, `support` or `operator`, never a name."""
+    _notify(
+        user=user, template="mfa_reset_scheduled", context={"requested_by": requested_by, "due_at": due_at}
+    )
+
+
+def mfa_reset_cancelled_notify(*, user: User, cancelled_by: str) -> None:
+    """`cancelled_by` is `user` or `support`."""
+    _notify(user=user, template="mfa_reset_cancelled", context={"cancelled_by": cancelled_by})
+
+
+def recovery_codes_generated_notify(*, user: User) -> None:
+    _notify(user=user, template="recovery_codes_generated")
+
+
+def recovery_code_used_notify(*, user: User, remaining: int) -> None:
+    _notify(user=user, template="recovery_code_used", context={"remaining": remaining})
+
+
+def password_changed_notify(*, user: User) -> None:
+    _notify(user=user, template="password_changed")
+
+
+def password_reset_notify(*, user: User) -> None:
+    _notify(user=user, template="password_reset_done")
+
+
+def second_factor_failures_notify(*, user: User, failures: int) -> None:
+    """The password was right but the codes keep failing: someone may know the password."""
+    _notify(user=user, template="second_factor_failures", context={"failures": failures})
+
+
+def account_locked_notify(*, user: User, until: datetime | None) -> None:
+    _notify(user=user, template="account_locked", context={"until": until})
+
+
+def account_unlocked_notify(*, user: User) -> None:
+    _notify(user=user, template="account_unlocked")
+
+
+def account_blocked_notify(*, user: User) -> None:
+    _notify(user=user, template="account_blocked")
+
+
+def account_unblocked_notify(*, user: User) -> None:
+    _notify(user=user, template="account_unblocked")
+
+
+def tokens_revoked_notify(*, user: User) -> None:
+    """Support signed the account out everywhere (the user's own logout-all is not told)."""
+    _notify(user=user, template="tokens_revoked")
+
+
+def new_device_login_notify(*, user: User, when: datetime, device: str, ip: str | None) -> None:
+    """A sign-in from a device the account has not used (accounts.auth.new_devices)."""
+    _notify(user=user, template="new_device_login", context={"when": when, "device": device, "ip": ip or ""})
+
+
+def account_frozen_notify(*, user: User) -> None:
+    _notify(user=user, template="account_frozen")
+
+
+def account_unfrozen_notify(*, user: User) -> None:
+    _notify(user=user, template="account_unfrozen")
+
+
+def anti_phishing_code_changed_notify(*, user: User, action: str) -> None:
+    """`action` is `set`, `changed` or `removed`; a set or changed code shows at the top of this email."""
+    _notify(user=user, template="anti_phishing_code_changed", context={"action": action})

@@ -1,0 +1,219 @@
+"""Password login, then the second factor or a trusted device, then the session and its tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.auth.new_devices import new_device_login_check
+from accounts.auth.tokens import (
+    AMR_PASSKEY,
+    AMR_PASSWORD,
+    AMR_PASSWORD_AND_OTP,
+    AMR_PASSWORD_AND_PASSKEY,
+    AMR_PASSWORD_AND_TRUSTED_DEVICE,
+    IssuedTokens,
+    tokens_for_login,
+)
+from accounts.auth.trusted_devices import (
+    trusted_device_create,
+    trusted_device_use,
+)
+from accounts.core.account_state import account_status_check
+from accounts.core.background import work_in_background
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.events import security_event_log_and_count, security_event_record
+from accounts.core.login_throttles import (
+    login_attempt_reserve,
+    login_failures_forget,
+    login_ip_failure_record,
+)
+from accounts.models import SecurityEvent, User, email_normalize
+from otp import services as otp_services
+from otp.services import mfa_reset_apply
+from otp.webauthn import services
+
+EventType = SecurityEvent.Type
+
+
+@functools.cache
+def _timing_dummy_hash() -> str:
+    """A hash made with the current hasher, checked when no account has the email."""
+    return make_password("timing-equaliser-for-unknown-emails")
+
+
+# --- login and tokens -------------------------------------------------------------------------
+
+
+def password_failure_record(*, email: str, user: User | None, client: Client) -> ServiceError:
+    """Count a wrong password on the IP; its record is written off the request's time, so an
+    existing and an unknown email take as long to refuse."""
+    login_ip_failure_record(ip=client.ip)
+
+    def record() -> None:
+        if user is not None:
+            security_event_record(
+                user=user, type=EventType.LOGIN_FAILED, client=client, details={"factor": "password"}
+            )
+        else:
+            security_event_log_and_count(
+                type=EventType.LOGIN_FAILED, user_id=None, client=client, details={"factor": "password"}
+            )
+
+    work_in_background(record)
+    return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
+
+
+def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceError:
+    """No `x-otp` yet: name the methods, and send the login SMS when asked to."""
+    methods = otp_services.second_factor_methods(user)
+    if otp_method is None:
+        return ServiceError(ErrorCode.OTP_REQUIRED, methods=methods)
+    if otp_method not in methods:
+        return ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+    if otp_method == otp_services.Method.WEBAUTHN:
+        options = services.second_factor_options_generate(user=user)
+        return ServiceError(
+            ErrorCode.OTP_REQUIRED,
+            methods=methods,
+            webauthn={"challengeId": options.challenge_id, "publicKey": options.public_key},
+        )
+    if otp_method != otp_services.Method.SMS:
+        return ServiceError(ErrorCode.OTP_REQUIRED, methods=methods)
+    sent = otp_services.login_sms_code_send(user=user)
+    return ServiceError(
+        # A datetime: the JSON renderer writes it as GET /auth/otp/code does (`...Z`).
+        ErrorCode.OTP_REQUIRED,
+        methods=methods,
+        channel=sent.channel,
+        validUntil=sent.valid_until,
+    )
+
+
+def login_password_verify(*, email: str, password: str, client: Client) -> User:
+    """The first step of every login: throttles, password, then the account's status."""
+    email = email_normalize(email)
+    login_attempt_reserve(email=email, ip=client.ip)
+    user = User.objects.filter(email=email).first()
+    password_ok = (
+        user.check_password(password) if user is not None else check_password(password, _timing_dummy_hash())
+    )
+    if user is None or not password_ok:
+        raise password_failure_record(email=email, user=user, client=client)
+    login_failures_forget(email=email)
+    account_status_check(user)
+    # A support reset that has come due takes effect here: the second step sees no factor.
+    return mfa_reset_apply.mfa_reset_apply_if_due(user)
+
+
+def login_second_factor(
+    *,
+    user: User,
+    otp: str | None,
+    otp_method: str | None,
+    client: Client,
+    webauthn: dict | None = None,
+) -> otp_services.Method | None:
+    """The second step, for accounts with a verified factor: the method that passed, or None.
+
+    `webauthn` is `{challengeId, credential}`: a passkey assertion instead of an `x-otp` code.
+    """
+    if not user.has_second_factor:
+        if otp_method is not None:
+            raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+        return None
+    if webauthn is not None:
+        if not user.passkey_count:
+            raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+        return services.second_factor_verify(
+            user=user,
+            challenge_id=webauthn["challengeId"],
+            credential=webauthn["credential"],
+            client=client,
+        )
+    if otp is None:
+        raise _second_factor_challenge(user=user, otp_method=otp_method)
+    # State before code: a method the account has not verified is refused before any check.
+    method = otp_services.Method(otp_method) if otp_method is not None else None
+    if method is not None and method not in otp_services.second_factor_methods(user):
+        raise ServiceError(ErrorCode.METHOD_NOT_ALLOWED)
+    return otp_services.login_second_factor_verify(user=user, code=otp, client=client, method=method)
+
+
+def login_record(
+    *,
+    user: User,
+    method: otp_services.Method | None,
+    client: Client,
+    trusted_device: bool = False,
+    passwordless: bool = False,
+    device_cookie: str | None = None,
+) -> list[str]:
+    """Note the login on the account and in the audit trail, tell a new device; the `amr` of its tokens.
+
+    Run it in the transaction that starts the login's session: its UPDATE of the account's
+    row waits for a freeze, block or logout-all under way, and finds the account changed
+    (refused if it may no longer authenticate); one that starts later ends this session.
+    `device_cookie`: the pages' device cookie of this browser (accounts.auth.new_devices).
+    """
+    user.last_login, user.last_login_device = timezone.now(), client.user_agent
+    # A lock that has lifted by itself ends here too, with a fresh second-factor budget.
+    fields = ["last_login", "last_login_device", *user.lock_lift_if_expired(user.last_login)]
+    values = {field: getattr(user, field) for field in fields}
+    if not User.objects.filter(pk=user.pk, token_generation=user.token_generation).update(**values):
+        user.refresh_from_db(fields=["status", "locked_until", "is_active", "token_generation"])
+        account_status_check(user)
+        User.objects.filter(pk=user.pk).update(**values)
+    factor = method.lower() if method else ("trusted_device" if trusted_device else "password")
+    details = {"factor": factor, "passwordless": True} if passwordless else {"factor": factor}
+    security_event_record(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details=details)
+    new_device_login_check(
+        user=user, client=client, trusted_device=trusted_device, device_cookie=device_cookie
+    )
+    if passwordless:
+        return AMR_PASSKEY
+    if method == otp_services.Method.WEBAUTHN:
+        return AMR_PASSWORD_AND_PASSKEY
+    if method:
+        return AMR_PASSWORD_AND_OTP
+    return AMR_PASSWORD_AND_TRUSTED_DEVICE if trusted_device else AMR_PASSWORD
+
+
+def login_trusted_device_use(*, user: User, device_token: str | None, client: Client) -> bool:
+    """Whether `device_token` opens a live trusted device of this account with a second factor (then recorded)."""
+    if not device_token or not user.has_second_factor:
+        return False
+    return trusted_device_use(user=user, token=device_token, client=client) is not None
+
+
+def login(
+    *,
+    email: str,
+    password: str,
+    otp: str | None,
+    otp_method: str | None,
+    client: Client,
+    webauthn: dict | None = None,
+    device_token: str | None = None,
+    trust_device: bool = False,
+) -> IssuedTokens:
+    """Password, then the second factor unless the device is trusted; tokens (and a device token) on success."""
+    user = login_password_verify(email=email, password=password, client=client)
+    trusted = login_trusted_device_use(user=user, device_token=device_token, client=client)
+    method = (
+        None
+        if trusted
+        else login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client, webauthn=webauthn)
+    )
+    with transaction.atomic():
+        amr = login_record(user=user, method=method, client=client, trusted_device=trusted)
+        tokens = tokens_for_login(user, amr=amr, client=client)
+        if method is None or not trust_device:
+            return tokens
+        trusted_now = trusted_device_create(user=user, client=client)
+    return dataclasses.replace(tokens, device_token=trusted_now.token)

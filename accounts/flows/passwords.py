@@ -1,0 +1,140 @@
+"""Passwords: the rules, a change with step-up, the reset by email link."""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+
+from accounts.auth.revocation import credentials_revoke_all
+from accounts.core import notifications
+from accounts.core.background import work_in_background
+from accounts.core.client import Client
+from accounts.core.errors import ErrorCode, ServiceError
+from accounts.core.events import security_event_log_and_count, security_event_record
+from accounts.core.login_throttles import (
+    login_attempt_reserve,
+    login_failures_forget,
+)
+from accounts.core.mail import email_send
+from accounts.core.security_changes import security_change_record
+from accounts.flows.freezing import account_unfreeze_record
+from accounts.flows.login import password_failure_record
+from accounts.models import SecurityEvent, User, email_normalize
+from otp import services as otp_services
+
+EventType = SecurityEvent.Type
+
+
+def password_validate(*, password: str, user: User, field: str) -> None:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        raise ServiceError(ErrorCode.PASSWORD_INVALID, errors={field: list(error.messages)}) from error
+
+
+# --- passwords ----------------------------------------------------------------------------
+
+
+def _password_set(user: User, password: str, *, keep_session: object = None) -> None:
+    """New password: tokens issued before stop working, sessions but `keep_session` end, no device is
+    trusted; a security change."""
+    user.set_password(password)
+    user.password_changed_at = security_change_record(user=user)
+    credentials_revoke_all(user=user, keep_session=keep_session, saving=["password", "password_changed_at"])
+
+
+def password_change(
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    otp: str | None,
+    client: Client,
+    keep_session: object = None,
+) -> User:
+    """Current password, a valid new one and step-up when MFA is on; revokes every token.
+
+    `keep_session`: the browser session the page changes the password from, which stays.
+    """
+    login_attempt_reserve(email=user.email, ip=client.ip)
+    if not user.check_password(current_password):
+        raise password_failure_record(email=user.email, user=user, client=client)
+    login_failures_forget(email=user.email)
+    password_validate(password=new_password, user=user, field="newPassword")
+    otp_services.step_up_verify(user=user, otp=otp, client=client)
+    with transaction.atomic():
+        _password_set(user, new_password, keep_session=keep_session)
+        security_event_record(user=user, type=EventType.PASSWORD_CHANGED, client=client)
+        notifications.password_changed_notify(user=user)
+    return user
+
+
+def password_reset_request(*, email: str, client: Client) -> None:
+    """Email a single-use reset link if an account has `email`; the same answer either way.
+
+    Everything, the lookup included, happens off the request's time: the answer takes as
+    long for an unknown email as for a known one.
+    """
+    email = email_normalize(email)
+    work_in_background(lambda: _password_reset_link_send(email=email, client=client))
+
+
+def _password_reset_link_send(*, email: str, client: Client) -> None:
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        security_event_log_and_count(type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=client)
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    security_event_record(user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=client)
+    # email_send has logged a failure; nobody is waiting for the answer.
+    with contextlib.suppress(ServiceError):
+        email_send(
+            to=user.email,
+            language=user.language,
+            template="password_reset",
+            context={
+                "uid": uid,
+                "token": token,
+                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+                "frozen": user.status == User.Status.FROZEN,
+            },
+            anti_phishing_code=user.anti_phishing_code,
+        )
+
+
+def _password_reset_user(uid: str, token: str) -> User:
+    try:
+        user = User.objects.get(pk=int(force_str(urlsafe_base64_decode(uid))))
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist) as error:
+        raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400) from error
+    if not default_token_generator.check_token(user, token):
+        raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400)
+    return user
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str, client: Client) -> User:
+    """Set a new password from an emailed link. It does not log in; a lock from failed codes lifts,
+    a frozen account is ACTIVE again (its second factors kept)."""
+    user = _password_reset_user(uid, token)
+    password_validate(password=new_password, user=user, field="newPassword")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        _password_set(user, new_password)
+        if user.status == User.Status.LOCKED:
+            user.save(update_fields=user.lock_lift())
+            security_event_record(
+                user=user, type=EventType.ACCOUNT_UNLOCKED, client=client, details={"by": "password reset"}
+            )
+        if user.status == User.Status.FROZEN:
+            account_unfreeze_record(user=user, client=client)
+        security_event_record(user=user, type=EventType.PASSWORD_RESET, client=client)
+        notifications.password_reset_notify(user=user)
+    return user
