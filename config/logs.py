@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -14,6 +16,17 @@ from pythonjsonlogger.json import JsonFormatter
 
 # The request being served, for every record logged while it is (threads and tasks alike).
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+@contextmanager
+def request_id_bound(request_id: str | None) -> Iterator[None]:
+    """Log as part of request `request_id`: a task it enqueued runs later, maybe in a worker."""
+    token = request_id_var.set(request_id)
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
+
 
 # A caller's X-Request-ID is kept when it is a plain token; anything else is replaced.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")

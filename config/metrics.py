@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.db.models import Case, F, Min, When
+from django.utils import timezone
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -20,7 +22,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 # Every process writes its values there from the first metric on, a manage.py command too.
 if _directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -60,6 +64,11 @@ accounts_frozen = Counter(
 sms_sent = Counter("auth_sms_sent", "SMS codes handed to the gateway, by purpose.", ["purpose"])
 sms_refused = Counter(
     "auth_sms_refused", "SMS codes refused by a daily cap (per user, per number, overall).", ["cap"]
+)
+notifications_failed = Counter(
+    "auth_notifications_failed",
+    "Emails given up after their last attempt (kept as failed tasks), by kind (the email's template).",
+    ["kind"],
 )
 
 
@@ -112,6 +121,45 @@ def sms_refused_count(*, cap: str) -> None:
     sms_refused.labels(_safe_label(cap)).inc()
 
 
+def notification_failed_count(*, kind: str) -> None:
+    notifications_failed.labels(_safe_label(kind)).inc()
+
+
+def task_queue_oldest_seconds() -> float | None:
+    """How long the oldest task that is due has waited for a worker (0 for none), or None when
+    tasks do not wait in the database (the immediate backend runs them at once)."""
+    from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    if not isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
+        return None
+    # A task without a `run_after` (stored as the far future) has waited since it was enqueued.
+    due_since = Case(When(run_after=get_date_max(), then=F("enqueued_at")), default=F("run_after"))
+    oldest = DBTaskResult.objects.ready().aggregate(oldest=Min(due_since))["oldest"]
+    return max((timezone.now() - oldest).total_seconds(), 0.0) if oldest else 0.0
+
+
+TASK_QUEUE_OLDEST_HELP = "Seconds the oldest due task has waited for a worker (0 when none waits)."
+
+
+class TaskQueueCollector(Collector):
+    """`auth_task_queue_oldest_seconds`, read from the database at each scrape: growing means no
+    worker runs (`manage.py tasks_worker`), or too few."""
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily("auth_task_queue_oldest_seconds", TASK_QUEUE_OLDEST_HELP)]
+
+    def collect(self) -> Iterable[Metric]:
+        seconds = task_queue_oldest_seconds()
+        if seconds is None:
+            return []
+        return [GaugeMetricFamily("auth_task_queue_oldest_seconds", TASK_QUEUE_OLDEST_HELP, value=seconds)]
+
+
+REGISTRY.register(TaskQueueCollector())
+
+
 def multiprocess_directory() -> str | None:
     """Where workers write their values."""
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -122,5 +170,6 @@ def metrics_exposition() -> tuple[bytes, str]:
     if multiprocess_directory():
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
+        registry.register(TaskQueueCollector())
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

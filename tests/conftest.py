@@ -11,7 +11,8 @@ import pyotp
 import pytest
 from django.core import mail
 from django.core.cache import cache
-from pytest_django import DjangoCaptureOnCommitCallbacks
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.test.client import Client as DjangoTestClient
 from rest_framework.test import APIClient
 
 from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
@@ -26,6 +27,36 @@ USER_AGENT = "pytest-agent/1.0"
 def _clean_outboxes_and_cache() -> None:
     sms_backends.outbox.clear()
     cache.clear()
+
+
+@contextmanager
+def commit_callbacks_run() -> Iterator[None]:
+    """Run what waits for the commit (`transaction.on_commit`: the tasks of the immediate backend)
+    at the end of the block, once, as the commit that ends a request or a service would.
+
+    The test's own transaction never commits; callbacks of a rolled-back savepoint are dropped
+    by Django, so they do not run here either. Each callback is taken off the list as it runs,
+    so a block inside another one does not run it twice.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    start = len(connection.run_on_commit)
+    yield
+    while len(connection.run_on_commit) > start:
+        _, callback, _ = connection.run_on_commit.pop(start)
+        callback()
+
+
+@pytest.fixture(autouse=True)
+def _requests_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request of the test client ends as in production, where each of its transactions
+    commits: its emails (tasks) are sent before the test reads the outbox."""
+    request = DjangoTestClient.request
+
+    def request_and_commit(self: DjangoTestClient, **kwargs: Any) -> Any:
+        with commit_callbacks_run():
+            return request(self, **kwargs)
+
+    monkeypatch.setattr(DjangoTestClient, "request", request_and_commit)
 
 
 @pytest.fixture
@@ -96,12 +127,43 @@ Committed = Callable[[], AbstractContextManager[None]]
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> Committed:
+def committed(db: None) -> Committed:
     """Run a block as a request would: what waits for the commit (notifications) runs at its end."""
+    return commit_callbacks_run
 
-    @contextmanager
-    def run() -> Iterator[None]:
-        with django_capture_on_commit_callbacks(execute=True):
-            yield
+
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
+def database_tasks(settings: Any) -> None:
+    """Tasks as in production: rows written in the transaction that enqueues them, run only
+    by a worker (`tasks_run`)."""
+    settings.TASKS = DATABASE_TASKS
+
+
+TasksRun = Callable[[], None]
+
+
+@pytest.fixture
+def tasks_run(database_tasks: None, monkeypatch: pytest.MonkeyPatch) -> TasksRun:
+    """Run every task that is due, in this process, with the worker's own code
+    (`manage.py tasks_worker --batch`)."""
+    from django_tasks_db.management.commands import db_worker
+
+    # The worker drops a connection that is in a transaction: here, the test's own.
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+
+    def run() -> None:
+        db_worker.Worker(
+            queue_names=["*"],
+            excluded_queue_names=[],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="pytest",
+        ).run()
 
     return run

@@ -1,27 +1,82 @@
 """Security notifications: the email that tells a user what just happened to the account.
 
-Services call these inside their transaction; the email leaves once it commits, so a
-rolled-back change tells nobody, and a failed send is logged, never raised, because the
-change it reports has already happened. No message carries a code, a secret or a token.
+Services call these inside their transaction; the email is a task of that transaction
+(accounts/core/tasks.py), so a rolled-back change tells nobody, a committed one always
+tells, and the answer never waits for SMTP. A failed send is tried again; it is never
+raised to the request, because the change it reports has already happened. No message
+carries a code, a secret or a token.
 
 A factor counts as added once it is verified: an unconfirmed enrolment is not yet a way in.
-Every security notice (`SECURITY_NOTICES`) carries the freeze link, made when it is sent.
+Every security notice (`SECURITY_NOTICES`) carries a freeze link, made with the notice.
 """
 
 from __future__ import annotations
 
-import logging
+import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django_tasks import task
 
-from accounts.core.background import work_in_background
 from accounts.core.freeze_links import freeze_link_url
 from accounts.core.mail import email_send
+from accounts.core.tasks import delivery_run, task_enqueue
 from accounts.models import User
 
-logger = logging.getLogger(__name__)
+
+def _context_to_json(context: dict[str, Any]) -> dict[str, Any]:
+    """A template context as task arguments: datetimes as ISO strings under `<name>__datetime`."""
+    return {
+        f"{name}__datetime" if isinstance(value, datetime) else name: (
+            value.isoformat() if isinstance(value, datetime) else value
+        )
+        for name, value in context.items()
+    }
+
+
+def _context_from_json(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name.removesuffix("__datetime"): (
+            datetime.fromisoformat(value) if name.endswith("__datetime") else value
+        )
+        for name, value in arguments.items()
+    }
+
+
+@task()
+def notification_email_send(
+    *,
+    delivery_id: str,
+    to: str,
+    language: str,
+    template: str,
+    context: dict[str, Any],
+    anti_phishing_code: str = "",
+    attempt: int = 1,
+) -> str:
+    """The task that sends one notification, once (`delivery_run`). `anti_phishing_code` is the
+    user's when the notice was made (empty for a task queued before the code existed)."""
+    return delivery_run(
+        task=notification_email_send,
+        arguments={
+            "delivery_id": delivery_id,
+            "to": to,
+            "language": language,
+            "template": template,
+            "context": context,
+            "anti_phishing_code": anti_phishing_code,
+            "attempt": attempt,
+        },
+        kind=template,
+        send=lambda: email_send(
+            to=to,
+            language=language,
+            template=template,
+            context=_context_from_json(context),
+            anti_phishing_code=anti_phishing_code,
+        ),
+    )
+
 
 # The emails that say something changed that only the owner should change, or that someone
 # may be in the account: each carries "This wasn't me: freeze my account" (API.md, "Freezing").
@@ -41,22 +96,19 @@ SECURITY_NOTICES = frozenset(
 
 
 def _notify(*, user: User, template: str, context: dict[str, Any] | None = None) -> None:
-    """Email `user` with `templates/emails/<template>.*` once the current transaction commits."""
-    to, user_id, language, code = user.email, user.pk, user.language, user.anti_phishing_code
-    context = context or {}
+    """Email `user` with `templates/emails/<template>.*` if the current transaction commits; a
+    security notice carries a fresh freeze link."""
     if template in SECURITY_NOTICES:
-        context = {**context, "freeze_url": freeze_link_url(user)}
-
-    def send() -> None:
-        try:
-            email_send(to=to, language=language, template=template, context=context, anti_phishing_code=code)
-        except Exception as error:  # noqa: BLE001 - the change is committed; a lost email must not undo the answer
-            logger.error(
-                "Notification %s for user %s was not sent: %s", template, user_id, error.__class__.__name__
-            )
-
-    # Rendered and sent after the commit, off the request's time (EMAIL_SEND_IN_BACKGROUND).
-    transaction.on_commit(lambda: work_in_background(send))
+        context = {**(context or {}), "freeze_url": freeze_link_url(user)}
+    task_enqueue(
+        notification_email_send,
+        delivery_id=str(uuid.uuid4()),
+        to=user.email,
+        language=user.language,
+        template=template,
+        context=_context_to_json(context or {}),
+        anti_phishing_code=user.anti_phishing_code,
+    )
 
 
 def factor_added_notify(*, user: User, factor: str, phone: str = "", passkey: str = "") -> None:

@@ -8,6 +8,7 @@ import functools
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import task
 
 from accounts.auth.new_devices import new_device_login_check
 from accounts.auth.tokens import (
@@ -24,7 +25,6 @@ from accounts.auth.trusted_devices import (
     trusted_device_use,
 )
 from accounts.core.account_state import account_status_check
-from accounts.core.background import work_in_background
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_log_and_count, security_event_record
@@ -33,7 +33,9 @@ from accounts.core.login_throttles import (
     login_failures_forget,
     login_ip_failure_record,
 )
+from accounts.core.tasks import task_enqueue
 from accounts.models import SecurityEvent, User, email_normalize
+from config.logs import request_id_bound, request_id_var
 from otp import services as otp_services
 from otp.services import mfa_reset_apply
 from otp.webauthn import services
@@ -51,22 +53,35 @@ def _timing_dummy_hash() -> str:
 
 
 def password_failure_record(*, email: str, user: User | None, client: Client) -> ServiceError:
-    """Count a wrong password on the IP; its record is written off the request's time, so an
-    existing and an unknown email take as long to refuse."""
+    """Count a wrong password on the IP; its record is a task, written after the answer, so an
+    existing and an unknown email take as long to refuse (one task enqueued either way)."""
     login_ip_failure_record(ip=client.ip)
+    task_enqueue(
+        login_failure_record,
+        user_id=user.pk if user else None,
+        client=dataclasses.asdict(client),
+        request_id=request_id_var.get(),
+    )
+    return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
 
-    def record() -> None:
+
+@task()
+def login_failure_record(
+    *, user_id: int | None, client: dict[str, str | None], request_id: str | None
+) -> None:
+    """The security event of a wrong password, logged with the id of the request that had it
+    (run again after a worker died within it, it is recorded twice)."""
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    details = {"factor": "password"}
+    with request_id_bound(request_id):
         if user is not None:
             security_event_record(
-                user=user, type=EventType.LOGIN_FAILED, client=client, details={"factor": "password"}
+                user=user, type=EventType.LOGIN_FAILED, client=Client(**client), details=details
             )
         else:
             security_event_log_and_count(
-                type=EventType.LOGIN_FAILED, user_id=None, client=client, details={"factor": "password"}
+                type=EventType.LOGIN_FAILED, user_id=None, client=Client(**client), details=details
             )
-
-    work_in_background(record)
-    return ServiceError(ErrorCode.AUTHENTICATION_FAILED)
 
 
 def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceError:

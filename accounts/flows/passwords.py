@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -11,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django_tasks import task
 
 from accounts.auth.revocation import credentials_revoke_all
 from accounts.core import notifications
-from accounts.core.background import work_in_background
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_log_and_count, security_event_record
@@ -24,9 +25,11 @@ from accounts.core.login_throttles import (
 )
 from accounts.core.mail import email_send
 from accounts.core.security_changes import security_change_record
+from accounts.core.tasks import delivery_run, task_enqueue
 from accounts.flows.freezing import account_unfreeze_record
 from accounts.flows.login import password_failure_record
 from accounts.models import SecurityEvent, User, email_normalize
+from config.logs import request_id_bound, request_id_var
 from otp import services as otp_services
 
 EventType = SecurityEvent.Type
@@ -79,35 +82,64 @@ def password_change(
 def password_reset_request(*, email: str, client: Client) -> None:
     """Email a single-use reset link if an account has `email`; the same answer either way.
 
-    Everything, the lookup included, happens off the request's time: the answer takes as
+    Everything, the lookup included, is a task run after the answer: the answer takes as
     long for an unknown email as for a known one.
     """
-    email = email_normalize(email)
-    work_in_background(lambda: _password_reset_link_send(email=email, client=client))
+    task_enqueue(
+        password_reset_link_send,
+        delivery_id=str(uuid.uuid4()),
+        email=email_normalize(email),
+        client=dataclasses.asdict(client),
+        request_id=request_id_var.get(),
+    )
 
 
-def _password_reset_link_send(*, email: str, client: Client) -> None:
+@task()
+def password_reset_link_send(
+    *, delivery_id: str, email: str, client: dict[str, str | None], request_id: str | None, attempt: int = 1
+) -> str:
+    """The task behind `password_reset_request`. The link is made when it is sent, never stored.
+    The request is recorded by the first attempt (twice only if a worker dies within it)."""
     user = User.objects.filter(email=email).first()
+    if attempt == 1:
+        with request_id_bound(request_id):
+            if user is None:
+                security_event_log_and_count(
+                    type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=Client(**client)
+                )
+            else:
+                security_event_record(
+                    user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=Client(**client)
+                )
     if user is None:
-        security_event_log_and_count(type=EventType.PASSWORD_RESET_REQUESTED, user_id=None, client=client)
-        return
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    security_event_record(user=user, type=EventType.PASSWORD_RESET_REQUESTED, client=client)
-    # email_send has logged a failure; nobody is waiting for the answer.
-    with contextlib.suppress(ServiceError):
+        return "no account"
+
+    def send() -> None:
         email_send(
             to=user.email,
             language=user.language,
             template="password_reset",
             context={
-                "uid": uid,
-                "token": token,
+                "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
                 "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
                 "frozen": user.status == User.Status.FROZEN,
             },
             anti_phishing_code=user.anti_phishing_code,
         )
+
+    return delivery_run(
+        task=password_reset_link_send,
+        arguments={
+            "delivery_id": delivery_id,
+            "email": email,
+            "client": client,
+            "request_id": request_id,
+            "attempt": attempt,
+        },
+        kind="password_reset",
+        send=send,
+    )
 
 
 def _password_reset_user(uid: str, token: str) -> User:

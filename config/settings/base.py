@@ -35,6 +35,8 @@ THIRD_PARTY_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_tasks",
+    "django_tasks_db",
 ]
 LOCAL_APPS = [
     "accounts",
@@ -155,13 +157,28 @@ else:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "emails"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Auth Service <no-reply@localhost>")
-# Password-reset emails leave in a background thread, so answering takes as long for an
-# unknown email as for a known one.
-EMAIL_SEND_IN_BACKGROUND = env.bool("EMAIL_SEND_IN_BACKGROUND", default=True)
 SERVICE_NAME = env.str("SERVICE_NAME", default="Auth Service")
 # Absolute origin used in links sent by email (password reset, "change your password").
 # `localhost`, not 127.0.0.1: browsers refuse WebAuthn on an IP address.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
+
+# --- Task queue (accounts/core/tasks.py): every email leaves through it ---------------
+# `database`: tasks are rows written in the transaction of the change they report, run by
+# `manage.py tasks_worker` (production). `immediate`: run in the process once the transaction
+# commits, no worker needed (`make run`, the tests, a management command with no worker).
+TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="database")]}}
+# An email whose SMTP server fails is tried again after 30 s, 1, 2, 4 ... minutes (doubling),
+# NOTIFICATION_MAX_ATTEMPTS times in all (about 2 hours with 8), then kept as a failed task
+# and counted in `auth_notifications_failed_total`. Retries need the database backend.
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
+# A task still RUNNING after this long when a worker starts belongs to a worker that died: it is
+# run again (a worker's own tasks from before its restart are run again at once).
+TASKS_STALE_AFTER_SECONDS = env.int("TASKS_STALE_AFTER_SECONDS", default=15 * 60)
 
 # --- Passkeys (WebAuthn) -----------------------------------------------------------
 # An empty PUBLIC_BASE_URL (discovery then uses the request's origin) leaves the local relying party.

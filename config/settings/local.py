@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts.auth.signing_keys import ensure_development_key
 from config.settings.base import *  # noqa: F403
-from config.settings.base import BASE_DIR, env
+from config.settings.base import BASE_DIR, TASK_BACKENDS, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
@@ -16,3 +16,5 @@ if not (JWT_SIGNING_KEY or JWT_SIGNING_KEY_FILE):
 # Staff may use the admin without a second factor on a developer machine only.
 ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=False)
 WHITENOISE_AUTOREFRESH = True
+# Emails leave in the process once the transaction commits: `make run` needs no worker.
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="immediate")]}}

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CACHE_BACKENDS, env
+from config.settings.base import CACHE_BACKENDS, TASK_BACKENDS, env
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -30,8 +30,13 @@ PASSWORD_HASHERS = [
     "accounts.core.hashers.Argon2idPasswordHasher",
 ]
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-EMAIL_SEND_IN_BACKGROUND = False
+# In memory, unless EMAIL_URL names an SMTP server (the worker processes of
+# tests/accounts/core/test_tasks_worker.py send to one the test runs).
+if not env.str("EMAIL_URL", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tasks run in the test's process once the transaction commits; the tests of the worker
+# (tests/accounts/core/test_tasks_worker.py) switch to the database backend themselves.
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="immediate")]}}
 SMS_BACKEND = "locmem"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tests")}
 CACHES["default"]["BACKEND"] = CACHE_BACKENDS.get(CACHES["default"]["BACKEND"], CACHES["default"]["BACKEND"])

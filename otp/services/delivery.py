@@ -2,11 +2,15 @@
 
 SMS spend is bounded (SMS pumping): a resend cool-down per device and per user, and daily
 caps per user, per number and overall. A refusal or a gateway outage refunds the budget.
+An SMS code is sent in the request (the user waits for it; 503 when the gateway is down); an
+email code is a task of the request's transaction (accounts/core/tasks.py), retried while the
+SMTP server is down, and made by that task so no code in clear is ever stored, not even in the queue.
 """
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,9 +19,11 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django_tasks import task
 
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.mail import email_send
+from accounts.core.tasks import delivery_run, task_enqueue
 from accounts.models import User
 from config.cache import cache_step_atomic
 from config.metrics import sms_refused_count, sms_sent_count
@@ -153,7 +159,8 @@ def sms_code_deliver(*, device: SmsDevice, purpose: CodePurpose) -> CodeSent:
 
 @transaction.atomic
 def email_verification_code_send(*, user: User) -> CodeSent:
-    """Email a verification code (sign-up and resend share the cool-down)."""
+    """Email a verification code once the transaction commits (sign-up and resend share the
+    cool-down, which starts now). The code is valid at least until the answer's `valid_until`."""
     if user.email_verified:
         raise ServiceError(ErrorCode.CHANNEL_ALREADY_VERIFIED)
     # Insert-if-missing, then lock: two first requests at once meet on one row (rather than
@@ -163,15 +170,38 @@ def email_verification_code_send(*, user: User) -> CodeSent:
     )
     device = EmailCodeDevice.objects.select_for_update().get(user=user)
     _cooldown_check(device)
-    code = device.code_generate(purpose=CodePurpose.VERIFY)
-    email_send(
-        to=user.email,
-        language=user.language,
-        template="verification_code",
-        context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
-        anti_phishing_code=user.anti_phishing_code,
+    device.cooldown_set()
+    task_enqueue(email_verification_code_deliver, delivery_id=str(uuid.uuid4()), user_id=user.pk)
+    valid_until = timezone.now() + timedelta(seconds=settings.OTP_CODE_VALIDITY_SECONDS)
+    return CodeSent(channel=Channel.EMAIL, valid_until=valid_until, validated=False)
+
+
+@task()
+def email_verification_code_deliver(*, delivery_id: str, user_id: int, attempt: int = 1) -> str:
+    """The task behind `email_verification_code_send`: a fresh code, stored (hashed) only with
+    the email that carries it, in one transaction. Nothing is sent once the email is verified."""
+
+    def send() -> None:
+        device = (
+            EmailCodeDevice.objects.select_for_update().select_related("user").filter(user_id=user_id).first()
+        )
+        if device is None or device.user.email_verified:
+            return
+        code = device.code_generate(purpose=CodePurpose.VERIFY)
+        email_send(
+            to=device.user.email,
+            language=device.user.language,
+            template="verification_code",
+            context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
+            anti_phishing_code=device.user.anti_phishing_code,
+        )
+
+    return delivery_run(
+        task=email_verification_code_deliver,
+        arguments={"delivery_id": delivery_id, "user_id": user_id, "attempt": attempt},
+        kind="verification_code",
+        send=send,
     )
-    return CodeSent(channel=Channel.EMAIL, valid_until=device.valid_until, validated=False)
 
 
 @transaction.atomic

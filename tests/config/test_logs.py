@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +19,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from accounts.core.background import work_in_background
+from accounts.core.client import Client
+from accounts.flows import passwords as passwords_flows
 from accounts.models import User
 from config.logs import JSON_FIELDS, RequestIdFilter, ServiceJsonFormatter, logging_config, request_id_var
-from tests.conftest import last_email_code, last_sms_code
+from tests.conftest import TasksRun, last_email_code, last_sms_code
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -269,20 +269,17 @@ def test_no_password_code_secret_or_token_in_the_logs_of_a_whole_journey(
         assert token.rpartition(".")[2] not in json_log.text  # not even a token's signature
 
 
-def test_work_done_in_the_background_logs_with_the_request_id(settings, json_log: JsonLog) -> None:
-    settings.EMAIL_SEND_IN_BACKGROUND = True
-    done = threading.Event()
-
-    def work() -> None:
-        logging.getLogger("tests.background").info("sent")
-        done.set()
-
-    token = request_id_var.set("trace-background")
+@pytest.mark.django_db
+def test_a_task_logs_with_the_id_of_the_request_that_enqueued_it(
+    json_log: JsonLog, tasks_run: TasksRun
+) -> None:
+    token = request_id_var.set("trace-task")
     try:
-        work_in_background(work)
+        passwords_flows.password_reset_request(email="nobody@example.com", client=Client())
     finally:
         request_id_var.reset(token)
 
-    assert done.wait(5)
-    (line,) = [line for line in json_log.lines() if line["logger"] == "tests.background"]
-    assert line["request_id"] == "trace-background"
+    tasks_run()
+
+    (line,) = [line for line in json_log.lines() if line.get("event") == "PASSWORD_RESET_REQUESTED"]
+    assert line["request_id"] == "trace-task"

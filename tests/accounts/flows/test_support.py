@@ -20,7 +20,7 @@ from accounts.core.login_throttles import login_attempt_reserve
 from accounts.flows import login as login_flows
 from accounts.flows import support
 from accounts.models import SecurityEvent, User
-from tests.conftest import Committed
+from tests.conftest import Committed, commit_callbacks_run
 from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
 EventType = SecurityEvent.Type
@@ -184,9 +184,10 @@ def test_revoking_tokens_signs_the_user_out_everywhere(
 def test_email_verification_resend_emails_a_new_code(staff_member: User) -> None:
     user = UserFactory(email_verified_at=None)
 
-    support.email_verification_resend(
-        user=user, staff_member=staff_member, reason=REASON, client=STAFF_CLIENT
-    )
+    with commit_callbacks_run():
+        support.email_verification_resend(
+            user=user, staff_member=staff_member, reason=REASON, client=STAFF_CLIENT
+        )
 
     assert "verif" in the_only_email_subject(user).lower()
     assert_recorded_by(staff_event(user, EventType.EMAIL_VERIFICATION_SENT), staff_member)

@@ -20,7 +20,7 @@ from accounts.core.client import Client as ServiceClient
 from accounts.models import SecurityEvent, User
 from otp import services as otp_services
 from otp.models import SmsDevice
-from tests.conftest import last_email_code, last_sms_code
+from tests.conftest import commit_callbacks_run, last_email_code, last_sms_code
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -437,7 +437,8 @@ def test_security_page_ends_the_session_of_a_locked_account_with_the_wait(web: C
 @pytest.fixture
 def unverified_user(db: None) -> User:
     user = UserFactory(email_verified_at=None)
-    otp_services.email_verification_code_send(user=user)
+    with commit_callbacks_run():
+        otp_services.email_verification_code_send(user=user)
     return user
 
 

@@ -17,7 +17,7 @@ from otp import services, sms_backends
 from otp.models import EmailCodeDevice
 from otp.services import Channel
 from otp.services.delivery import _counters_spend
-from tests.conftest import last_sms_code
+from tests.conftest import commit_callbacks_run, last_sms_code
 from tests.factories import UserFactory
 from tests.otp.factors import (
     CLIENT,
@@ -186,7 +186,8 @@ def test_confirm_checks_state_before_the_code(totp_user) -> None:
 def test_email_code_creates_the_device_then_holds_the_cooldown() -> None:
     user = UserFactory(email_verified_at=None)
     with time_machine.travel(START, tick=False) as traveller:
-        sent = services.verification_code_send(user=user, channel=Channel.EMAIL)
+        with commit_callbacks_run():
+            sent = services.verification_code_send(user=user, channel=Channel.EMAIL)
 
         assert (sent.channel, sent.validated, sent.valid_until) == (
             Channel.EMAIL,
@@ -201,7 +202,8 @@ def test_email_code_creates_the_device_then_holds_the_cooldown() -> None:
         )
         assert error.retry_after == 60
         traveller.shift(61)
-        services.verification_code_send(user=user, channel=Channel.EMAIL)
+        with commit_callbacks_run():
+            services.verification_code_send(user=user, channel=Channel.EMAIL)
 
     assert len(mail.outbox) == 2
     assert EmailCodeDevice.objects.filter(user=user).count() == 1

@@ -34,7 +34,7 @@ def support_freeze_revoke(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0008_mfa_reset_request'),
+        ('accounts', '0009_email_delivery'),
     ]
 
     operations = [
