@@ -5,7 +5,7 @@ PG_URL := postgres://postgres@127.0.0.1:5432/test
 REDIS_URL := redis://127.0.0.1:6379/0
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint checks test-sqlite test-postgres services messages
+.PHONY: run test lint checks test-sqlite test-postgres services messages oidc-rp
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -20,7 +20,15 @@ run: $(VENV)/.installed
 	$(PYTHON) manage.py runserver 127.0.0.1:8000
 
 ## The whole suite: lint, Django checks, tests on SQLite, then on PostgreSQL + Redis.
-test: $(VENV)/.installed lint checks test-sqlite test-postgres
+test: $(VENV)/.installed oidc-rp lint checks test-sqlite test-postgres
+
+## openid-client (npm, pinned by tests/oidc/node/package-lock.json) for the OpenID Connect
+## relying-party test (tests/oidc/live/test_openid_client.py); needs Node 20 and npm.
+OIDC_RP_DIR := tests/oidc/node
+oidc-rp: $(OIDC_RP_DIR)/node_modules/.package-lock.json
+
+$(OIDC_RP_DIR)/node_modules/.package-lock.json: $(OIDC_RP_DIR)/package-lock.json
+	cd $(OIDC_RP_DIR) && npm ci --no-audit --no-fund
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

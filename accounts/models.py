@@ -225,6 +225,8 @@ class SecurityEvent(models.Model):
         TRUSTED_DEVICE_USED = "TRUSTED_DEVICE_USED", "Trusted device used"
         TRUSTED_DEVICE_REMOVED = "TRUSTED_DEVICE_REMOVED", "Trusted device removed"
         PASSKEY_COUNTER_REGRESSED = "PASSKEY_COUNTER_REGRESSED", "Passkey signature counter went backwards"
+        OIDC_CONSENT_GRANTED = "OIDC_CONSENT_GRANTED", "Application allowed (OpenID Connect)"
+        OIDC_ACCESS_REMOVED = "OIDC_ACCESS_REMOVED", "Application access removed (OpenID Connect)"
         NEW_DEVICE_LOGIN = "NEW_DEVICE_LOGIN", "Sign-in from a new device"
         ACCOUNT_FROZEN = "ACCOUNT_FROZEN", "Account frozen"
         ACCOUNT_UNFROZEN = "ACCOUNT_UNFROZEN", "Account unfrozen"
@@ -297,7 +299,8 @@ class UserSessionQuerySet(models.QuerySet["UserSession"]):
 
 
 class UserSession(models.Model):
-    """One login: an API session (one refresh-token family, `sid` in its tokens) or a browser session.
+    """One login: an API session (one refresh-token family, `sid` in its tokens), a browser session,
+    or an application's grant by OpenID Connect (`oidc`: its tokens point at the row, oidc/models.py).
 
     Live while `ended_at` is null and `expires_at` is ahead; ending it refuses its tokens
     at once (the bearer check and refresh read it in the query that loads the user).
@@ -306,6 +309,7 @@ class UserSession(models.Model):
     class Kind(models.TextChoices):
         API = "api", "API"
         BROWSER = "browser", "Browser"
+        OIDC = "oidc", "Application"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")

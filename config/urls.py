@@ -1,4 +1,5 @@
-"""URL map: the JSON API under /auth/, JWKS and OIDC discovery, OpenAPI, health, metrics, admin."""
+"""URL map: the JSON API under /auth/, JWKS and OIDC discovery, the OpenID Connect endpoints, OpenAPI,
+health, metrics, admin."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.api.discovery import OpenIdConfigurationApi
 from accounts.api.health import HealthApi
 from accounts.api.keys import JwksApi
 from config.cors import public_cors
 from config.metrics_view import metrics_view
+from oidc.api import OpenIdProviderConfigurationApi
 
 # Swagger UI sets element styles from its script; scripts stay `'self'` only.
 swagger_ui = csp_update({"style-src": ["'unsafe-inline'"]})(
@@ -24,7 +25,7 @@ urlpatterns = [
     path(".well-known/jwks.json", public_cors(JwksApi.as_view()), name="jwks"),
     path(
         ".well-known/openid-configuration",
-        public_cors(OpenIdConfigurationApi.as_view()),
+        public_cors(OpenIdProviderConfigurationApi.as_view()),
         name="openid-configuration",
     ),
     path("healthz", HealthApi.as_view(), name="healthz"),
@@ -32,6 +33,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", swagger_ui, name="swagger-ui"),
     path("admin/", admin.site.urls),
+    path("", include("oidc.urls")),
     path("", include("accounts.pages.urls")),
 ]
 

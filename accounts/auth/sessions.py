@@ -34,10 +34,17 @@ def session_start(
     client: Client,
     expires_at: datetime,
     session_key: str = "",
+    session_id: uuid.UUID | None = None,
+    device: str | None = None,
 ) -> UserSession:
-    """Open the session of one login, labelled from the client's User-Agent."""
+    """Open the session of one login, labelled `device` or else from the client's User-Agent.
+
+    An application's grant (kind `oidc`) names its id beforehand: its id_token's `sid` is signed
+    before the row is written, in the same transaction.
+    """
     now = timezone.now()
     return UserSession.objects.create(
+        id=session_id or uuid.uuid4(),
         user=user,
         kind=kind,
         amr=amr,
@@ -45,7 +52,7 @@ def session_start(
         last_used_at=now,
         ip=client.ip,
         user_agent=client.user_agent,
-        device=device_label(client.user_agent),
+        device=device if device is not None else device_label(client.user_agent),
         expires_at=expires_at,
         session_key=session_key,
     )

@@ -30,19 +30,29 @@ class VerificationKey:
 
 @dataclass(frozen=True)
 class KeySet:
+    """The idTokens' keys (`by_kid`: what this API accepts), and the other keys the JWKS publishes.
+
+    `openid_connect` verifies the id_tokens given to other applications (oidc/): listed for
+    them, never accepted as this API's own bearer tokens.
+    """
+
     signing_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     current: VerificationKey
     by_kid: dict[str, VerificationKey]
+    openid_connect: VerificationKey | None = None
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
-        return {"keys": [key.jwk for key in self.by_kid.values()]}
+        keys = [key.jwk for key in self.by_kid.values()]
+        if self.openid_connect is not None and self.openid_connect.kid not in self.by_kid:
+            keys.append(self.openid_connect.jwk)
+        return {"keys": keys}
 
 
-def ensure_development_key(path: Path) -> Path:
-    """Create a P-256 key at `path` on first start of a developer machine."""
+def ensure_development_key(path: Path, *, rsa_key: bool = False) -> Path:
+    """Create a P-256 key (an RSA one with `rsa`) at `path` on first start of a developer machine."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = _rsa_private_key_generate() if rsa_key else ec.generate_private_key(ec.SECP256R1())
         pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -51,6 +61,10 @@ def ensure_development_key(path: Path) -> Path:
         path.touch(mode=0o600)
         path.write_bytes(pem)
     return path
+
+
+def _rsa_private_key_generate() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _read_setting(value_name: str, file_name: str) -> bytes | None:
@@ -116,11 +130,15 @@ def key_set() -> KeySet:
     if previous_pem is not None:
         previous = _verification_key(_load_public_key(previous_pem))
         by_kid.setdefault(previous.kid, previous)
-    return KeySet(signing_key=signing_key, current=current, by_kid=by_kid)
+    oidc_pem = _read_setting("OIDC_RSA_PRIVATE_KEY", "OIDC_RSA_PRIVATE_KEY_FILE")
+    openid_connect = _verification_key(_load_public_key(oidc_pem)) if oidc_pem is not None else None
+    if openid_connect is not None and openid_connect.algorithm != "RS256":
+        raise ImproperlyConfigured("OIDC_RSA_PRIVATE_KEY must be an RSA key (RS256).")
+    return KeySet(signing_key=signing_key, current=current, by_kid=by_kid, openid_connect=openid_connect)
 
 
 def _forget_keys(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith("JWT_"):
+    if setting.startswith(("JWT_", "OIDC_")):
         key_set.cache_clear()
 
 

@@ -35,12 +35,14 @@ THIRD_PARTY_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "oauth2_provider",
     "django_tasks",
     "django_tasks_db",
 ]
 LOCAL_APPS = [
     "accounts",
     "otp",
+    "oidc",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -266,6 +268,75 @@ SIMPLE_JWT = {
     "AUTH_TOKEN_CLASSES": ("accounts.auth.tokens.IdToken",),
     "UPDATE_LAST_LOGIN": False,
 }
+
+# --- OpenID Connect provider (django-oauth-toolkit; oidc/, README "Sign in with this service") ---
+# id_tokens for other applications are signed RS256 with this RSA key (2048 bits or more), listed
+# in the JWKS beside the ES256 keys; without it no application can be given RS256.
+OIDC_RSA_PRIVATE_KEY = env.str("OIDC_RSA_PRIVATE_KEY", default="", multiline=True)
+OIDC_RSA_PRIVATE_KEY_FILE = env.str("OIDC_RSA_PRIVATE_KEY_FILE", default="")
+# The models of django-oauth-toolkit, each with the session row its tokens belong to (oidc/models.py).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc.Application"
+OAUTH2_PROVIDER_GRANT_MODEL = "oidc.Grant"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oidc.AccessToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oidc.RefreshToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oidc.IDToken"  # noqa: S105 - a model name
+# Redirect URI schemes an application may register; local and test settings add http.
+OIDC_REDIRECT_URI_SCHEMES = env.list("OIDC_REDIRECT_URI_SCHEMES", default=["https"])
+
+
+def oauth2_provider_settings(*, rsa_private_key: str, issuer: str, redirect_schemes: list[str]) -> dict:
+    """django-oauth-toolkit's settings: OpenID Connect on, RFC 9700's choices, this service's lifetimes."""
+    return {
+        "OIDC_ENABLED": True,
+        "OIDC_RSA_PRIVATE_KEY": rsa_private_key,
+        "OIDC_ISS_ENDPOINT": issuer,
+        "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+        # The id_token_hint names the session it ends; a hint of another user still asks first.
+        "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+        "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+        # The grant the id_token names ends (oidc/views.py), not every application's tokens.
+        "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
+        # The consent is remembered by oidc.Consent, not guessed from live tokens.
+        "REQUEST_APPROVAL_PROMPT": "force",
+        "OAUTH2_VALIDATOR_CLASS": "oidc.validators.OAuth2Validator",
+        "SCOPES": {
+            "openid": "Your account's identifier",
+            "email": "Your email address",
+            "profile": "Your account's language",
+            "offline_access": "Staying signed in",
+        },
+        "DEFAULT_SCOPES": ["openid"],
+        "ALLOWED_REDIRECT_URI_SCHEMES": redirect_schemes,
+        "ALLOWED_SCHEMES": redirect_schemes,
+        "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+        "ACCESS_TOKEN_EXPIRE_SECONDS": 15 * 60,
+        "ID_TOKEN_EXPIRE_SECONDS": 15 * 60,
+        "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 60 * 60,
+        "ROTATE_REFRESH_TOKEN": True,
+        "REFRESH_TOKEN_REUSE_PROTECTION": True,
+        "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+        "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+        "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+        "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+        "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+        "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+        "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+        "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    }
+
+
+def oidc_key_read(value: str, file_path: str) -> str:
+    """The PEM text of the OpenID Connect signing key, from the variable or the file it names."""
+    return value or (Path(file_path).read_text() if file_path else "")
+
+
+OAUTH2_PROVIDER = oauth2_provider_settings(
+    rsa_private_key=oidc_key_read(OIDC_RSA_PRIVATE_KEY, OIDC_RSA_PRIVATE_KEY_FILE),
+    issuer=JWT_ISSUER,
+    redirect_schemes=OIDC_REDIRECT_URI_SCHEMES,
+)
 
 # --- REST framework and OpenAPI -------------------------------------------------
 REST_FRAMEWORK = {

@@ -10,7 +10,8 @@ from config.settings.base import CACHE_BACKENDS, env
 from config.settings.test import *  # noqa: F403
 
 DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1"]
+# `localhost` for the browser and the relying parties of the OpenID Connect tests.
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 
 SMS_BACKEND = "file"
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -27,3 +28,6 @@ LOGGING = {
     "handlers": {"stderr": {"class": "logging.StreamHandler"}},
     "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
 }
+
+# The pages' stylesheet and scripts straight from static/ (no collectstatic before a test run).
+WHITENOISE_USE_FINDERS = True

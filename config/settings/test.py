@@ -9,7 +9,14 @@ import os
 from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CACHE_BACKENDS, TASK_BACKENDS, env
+from config.settings.base import (
+    CACHE_BACKENDS,
+    JWT_ISSUER,
+    TASK_BACKENDS,
+    env,
+    oauth2_provider_settings,
+    oidc_key_read,
+)
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -22,6 +29,15 @@ JWT_SIGNING_KEY_FILE = str(
 )
 JWT_PREVIOUS_VERIFYING_KEY = ""
 JWT_PREVIOUS_VERIFYING_KEY_FILE = ""
+OIDC_RSA_PRIVATE_KEY = ""
+OIDC_RSA_PRIVATE_KEY_FILE = str(
+    Path(__file__).resolve().parent.parent.parent / "tests" / "keys" / "rs256-test.pem"
+)
+OAUTH2_PROVIDER = oauth2_provider_settings(
+    rsa_private_key=oidc_key_read("", OIDC_RSA_PRIVATE_KEY_FILE),
+    issuer=JWT_ISSUER,
+    redirect_schemes=["https", "http"],
+)
 
 # Argon2id with the production parameters is tested on its own (tests/accounts/flows/test_passwords.py);
 # the rest of the suite hashes with a cheap hasher to stay fast.

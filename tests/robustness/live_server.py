@@ -143,6 +143,20 @@ def live_database_create(tmp_dir: Path) -> LiveDatabase:
     return database
 
 
+def manage_command_run(database: LiveDatabase, *arguments: str) -> str:
+    """`python manage.py <arguments>` on the live servers' database and settings; its output."""
+    completed = subprocess.run(  # noqa: S603 - a fixed command line of our own
+        [PYTHON, "manage.py", *arguments],
+        cwd=PROJECT_DIR,
+        env=_server_environment({"DATABASE_URL": database.url}),
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    return completed.stdout
+
+
 def live_database_drop(database: LiveDatabase) -> None:
     if database.postgres:
         name = urlsplit(database.url).path.strip("/")
@@ -224,11 +238,18 @@ def live_server_start(
     workers: int = 1,
     environment: dict[str, str] | None = None,
     gunicorn_args: list[str] | None = None,
+    public_host: str | None = None,
 ) -> LiveServer:
-    """gunicorn serving `config.settings.robustness`; answers when this returns."""
+    """gunicorn serving `config.settings.robustness`; answers when this returns.
+
+    With `public_host` (`localhost` for browsers and relying parties) the server is known by
+    that name, and its URL is also the issuer of its tokens, as in production.
+    """
     tmp_dir.mkdir(parents=True, exist_ok=True)
     sock = _listening_socket()
     host, port = sock.getsockname()
+    host = public_host or host
+    issuer = {"JWT_ISSUER": f"http://{host}:{port}"} if public_host else {}
     extra = {
         "DATABASE_URL": database_url,
         "SMS_FILE_PATH": str(tmp_dir / "sms.jsonl"),
@@ -236,6 +257,7 @@ def live_server_start(
         "CACHE_KEY_PREFIX": f"robustness-{uuid.uuid4().hex[:12]}",
         # Links in emails and the URLs of the discovery document point at this server.
         "PUBLIC_BASE_URL": f"http://{host}:{port}",
+        **issuer,
         **(environment or {}),
     }
     if cache_url:

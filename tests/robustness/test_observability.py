@@ -41,7 +41,7 @@ def test_pyjwkclient_verifies_an_id_token_found_through_discovery(live_api: Live
 
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert document["jwks_uri"] == live_api.url("/.well-known/jwks.json")
-    assert document["token_endpoint"] == live_api.url("/auth/login")
+    assert document["token_endpoint"] == live_api.url("/oauth/token/")
     assert claims["email"] == account.email
     assert claims["amr"] == ["pwd"]
     with pytest.raises(jwt.InvalidIssuerError):

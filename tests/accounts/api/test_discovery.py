@@ -17,7 +17,7 @@ DISCOVERY = "/.well-known/openid-configuration"
 JWKS = "/.well-known/jwks.json"
 
 
-def test_document_names_the_issuer_keys_and_login(api_client: APIClient, settings) -> None:
+def test_document_is_a_full_openid_provider_document(api_client: APIClient, settings) -> None:
     settings.PUBLIC_BASE_URL = "https://auth.example.com/"
     settings.JWT_ISSUER = "https://auth.example.com"
 
@@ -27,10 +27,22 @@ def test_document_names_the_issuer_keys_and_login(api_client: APIClient, setting
     assert response.json() == {
         "issuer": "https://auth.example.com",
         "jwks_uri": "https://auth.example.com/.well-known/jwks.json",
-        "token_endpoint": "https://auth.example.com/auth/login",
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "authorization_endpoint": "https://auth.example.com/oauth/authorize/",
+        "token_endpoint": "https://auth.example.com/oauth/token/",
+        "userinfo_endpoint": "https://auth.example.com/oauth/userinfo/",
+        "end_session_endpoint": "https://auth.example.com/oauth/logout/",
+        "revocation_endpoint": "https://auth.example.com/oauth/revoke/",
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "subject_types_supported": ["public"],
-        "response_types_supported": ["id_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "email", "profile", "offline_access"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": True,
         "claims_supported": [
             "sub",
             "iss",
@@ -43,6 +55,9 @@ def test_document_names_the_issuer_keys_and_login(api_client: APIClient, setting
             "amr",
             "sid",
             "security_changed_at",
+            "auth_time",
+            "nonce",
+            "locale",
         ],
     }
     assert response["Cache-Control"] == "public, max-age=300"
@@ -54,7 +69,7 @@ def test_urls_follow_the_request_without_a_public_base_url(api_client: APIClient
     document = api_client.get(DISCOVERY, HTTP_HOST="localhost").json()
 
     assert document["jwks_uri"] == "http://localhost/.well-known/jwks.json"
-    assert document["token_endpoint"] == "http://localhost/auth/login"
+    assert document["token_endpoint"] == "http://localhost/oauth/token/"
 
 
 def test_every_algorithm_of_the_key_set_current_first(api_client: APIClient, settings) -> None:

@@ -66,15 +66,19 @@ def test_refresh_token_lives_thirty_days_and_keeps_amr(user: User) -> None:
     assert jwt.decode(new_id, options={"verify_signature": False})["amr"] == ["pwd"]
 
 
-def test_jwks_lists_the_current_and_the_previous_key(settings) -> None:
+def test_jwks_lists_the_current_the_previous_and_the_openid_connect_key(settings) -> None:
     settings.JWT_PREVIOUS_VERIFYING_KEY_FILE = str(KEYS / "es256-previous-test.pem")
 
     keys = APIClient().get("/.well-known/jwks.json").json()["keys"]
 
-    assert len(keys) == 2
-    assert all(key["kty"] == "EC" and key["alg"] == "ES256" and key["use"] == "sig" for key in keys)
-    assert all("d" not in key for key in keys), "no private part is ever published"
+    assert [(key["kty"], key["alg"], key["use"]) for key in keys] == [
+        ("EC", "ES256", "sig"),
+        ("EC", "ES256", "sig"),
+        ("RSA", "RS256", "sig"),
+    ]
+    assert all("d" not in key and "p" not in key for key in keys), "no private part is ever published"
     assert keys[0]["kid"] == key_set().current.kid
+    assert keys[2]["kid"] == key_set().openid_connect.kid
 
 
 def test_tokens_signed_by_the_previous_key_stay_valid_after_rotation(settings, user: User) -> None:
