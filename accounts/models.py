@@ -19,6 +19,14 @@ def email_normalize(email: str) -> str:
     return email.strip().lower()
 
 
+def email_obfuscate(email: str) -> str:
+    """`john@example.co.uk` -> `j***@e***.uk`: first letters and the last domain label."""
+    local, _, domain = email.rpartition("@")
+    labels = domain.split(".")
+    obfuscated_domain = f"{domain[:1]}***" + (f".{labels[-1]}" if len(labels) > 1 else "")
+    return f"{local[:1]}***@{obfuscated_domain}"
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -90,6 +98,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     security_changed_at = models.DateTimeField("last security change", null=True, blank=True)
     # The word every genuine email shows at the top; empty when the user has set none.
     anti_phishing_code = models.CharField(max_length=20, blank=True, default="")
+    # A change of email waiting for the code sent to the new address (accounts.flows.email_change),
+    # kept on the row so that `/auth/me` shows it without another query.
+    pending_email = models.EmailField("email change pending to", max_length=254, blank=True, default="")
+    pending_email_until = models.DateTimeField("email change pending until", null=True, blank=True)
+    # The last check of the password against the breach corpus at login, and when it was found
+    # in it (accounts.flows.password_breaches): read by login from the row it loads anyway.
+    password_checked_at = models.DateTimeField("password checked for breaches", null=True, blank=True)
+    password_compromised_at = models.DateTimeField("password found in a breach", null=True, blank=True)
+    # Closed by its owner (accounts.flows.closing): refused everywhere as an unknown email, reopened by
+    # support or purged after ACCOUNT_CLOSED_RETENTION_DAYS.
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -104,6 +123,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         indexes = [
             models.Index(fields=["status"], name="user_status_idx"),
             models.Index(fields=["date_joined"], name="user_date_joined_idx"),
+            models.Index(
+                fields=["closed_at"], name="user_closed_idx", condition=models.Q(closed_at__isnull=False)
+            ),
         ]
         # The support actions of the admin, granted to the Support group.
         permissions = [
@@ -113,6 +135,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             ("revoke_tokens", "Can sign accounts out everywhere"),
             ("resend_email_verification", "Can resend email verification codes"),
             ("freeze_user", "Can freeze and unfreeze accounts"),
+            ("reopen_user", "Can reopen closed accounts"),
         ]
 
     def __str__(self) -> str:
@@ -167,6 +190,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    def email_change_pending(self, now: datetime | None = None) -> str:
+        """The address a change of email waits to confirm, or an empty string (none, or expired)."""
+        until = self.pending_email_until
+        if not self.pending_email or until is None or until <= (now or timezone.now()):
+            return ""
+        return self.pending_email
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
 
 class RevokedToken(models.Model):
@@ -227,6 +261,13 @@ class SecurityEvent(models.Model):
         PASSKEY_COUNTER_REGRESSED = "PASSKEY_COUNTER_REGRESSED", "Passkey signature counter went backwards"
         OIDC_CONSENT_GRANTED = "OIDC_CONSENT_GRANTED", "Application allowed (OpenID Connect)"
         OIDC_ACCESS_REMOVED = "OIDC_ACCESS_REMOVED", "Application access removed (OpenID Connect)"
+        EMAIL_CHANGE_REQUESTED = "EMAIL_CHANGE_REQUESTED", "Email change requested"
+        EMAIL_CHANGE_CANCELLED = "EMAIL_CHANGE_CANCELLED", "Email change cancelled"
+        EMAIL_CHANGED = "EMAIL_CHANGED", "Email changed"
+        PASSWORD_COMPROMISED = "PASSWORD_COMPROMISED", "Password found in a data breach"
+        DATA_EXPORTED = "DATA_EXPORTED", "Data exported"
+        ACCOUNT_CLOSED = "ACCOUNT_CLOSED", "Account closed"
+        ACCOUNT_REOPENED = "ACCOUNT_REOPENED", "Account reopened"
         NEW_DEVICE_LOGIN = "NEW_DEVICE_LOGIN", "Sign-in from a new device"
         ACCOUNT_FROZEN = "ACCOUNT_FROZEN", "Account frozen"
         ACCOUNT_UNFROZEN = "ACCOUNT_UNFROZEN", "Account unfrozen"
@@ -237,7 +278,8 @@ class SecurityEvent(models.Model):
         STAFF = "STAFF", "Staff member"
         SYSTEM = "SYSTEM", "System"
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="security_events")
+    # Null once a closed account is purged: its events stay, without anything personal.
+    user = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="security_events")
     type = models.CharField(max_length=32, choices=Type.choices)
     actor = models.CharField(max_length=6, choices=Actor.choices, default=Actor.USER)
     staff_member = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.auth.sessions import sessions_live_of
 from accounts.auth.trusted_devices import trusted_device_of, trusted_devices_live_of
 from accounts.core.user_agents import device_label
-from accounts.models import SecurityEvent, TrustedDevice, User, UserSession
+from accounts.models import SecurityEvent, TrustedDevice, User, UserSession, email_obfuscate
 from otp.models import SmsDevice
 from otp.phone_numbers import phone_obfuscate
 from otp.services import (
@@ -40,6 +40,7 @@ class SecuritySummary:
     sessions: list[SessionListed]
     trusted_devices: list[TrustedDeviceListed]
     passkeys: list[WebAuthnDevice]
+    pending_email: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def security_summary(
             for device in trusted_devices_live_of(user=user)
         ],
         passkeys=list(passkeys_of(user)) if user.passkey_count else [],
+        pending_email=email_obfuscate(pending) if (pending := user.email_change_pending()) else "",
     )
 
 

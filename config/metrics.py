@@ -71,6 +71,13 @@ notifications_failed = Counter(
     ["kind"],
 )
 
+pwned_check_failures = Counter(
+    "auth_pwned_check_failures",
+    "Breach checks of a password that could not ask the Pwned Passwords range API, so accepted it, by "
+    "reason (timeout, network, http_error, garbage, backoff).",
+    ["reason"],
+)
+
 
 def _safe_label(value: Any) -> str:
     text = value.lower() if isinstance(value, str) else ""
@@ -119,6 +126,10 @@ def sms_sent_count(*, purpose: str) -> None:
 
 def sms_refused_count(*, cap: str) -> None:
     sms_refused.labels(_safe_label(cap)).inc()
+
+
+def pwned_check_failure_count(*, reason: str) -> None:
+    pwned_check_failures.labels(_safe_label(reason)).inc()
 
 
 def notification_failed_count(*, kind: str) -> None:

@@ -40,3 +40,17 @@ def connected_apps_of(user: User) -> list[ConnectedApp]:
         )
         for consent in consents
     ]
+
+
+def connected_apps_exported(user: User) -> list[dict[str, object]]:
+    """The connected apps as the data export writes them: no client secret, no token."""
+    return [
+        {
+            "name": app.name,
+            "clientId": app.client_id,
+            "scopes": app.scopes,
+            "allowedAt": app.granted_at,
+            "lastUsedAt": app.last_used_at,
+        }
+        for app in connected_apps_of(user)
+    ]

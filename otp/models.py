@@ -23,6 +23,7 @@ class CodePurpose(models.TextChoices):
     VERIFY = "VERIFY", "Verify the channel"
     LOGIN = "LOGIN", "Log in"
     STEP_UP = "STEP_UP", "Confirm a sensitive change"
+    EMAIL_CHANGE = "EMAIL_CHANGE", "Confirm a new email address"
 
 
 def code_digest(code: str) -> str:
@@ -39,7 +40,7 @@ class HashedCodeDevice(CooldownMixin, SideChannelDevice):
 
     # django-otp uses None for "no pending code"; widened to hold an HMAC-SHA256.
     token = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001
-    purpose = models.CharField(max_length=8, choices=CodePurpose.choices, blank=True, default="")
+    purpose = models.CharField(max_length=16, choices=CodePurpose.choices, blank=True, default="")
 
     class Meta:
         abstract = True

@@ -16,8 +16,10 @@ from django.test.client import Client as DjangoTestClient
 from rest_framework.test import APIClient
 
 from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
+from accounts.core import pwned_passwords
 from accounts.models import User
 from otp import sms_backends
+from tests.accounts.core.pwned_fake import FakeRangeApi, fake_range_api_start, fake_range_api_stop
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 USER_AGENT = "pytest-agent/1.0"
@@ -167,3 +169,16 @@ def tasks_run(database_tasks: None, monkeypatch: pytest.MonkeyPatch) -> TasksRun
         ).run()
 
     return run
+
+
+@pytest.fixture
+def pwned_api(settings: Any) -> Iterator[FakeRangeApi]:
+    """The breach check on, against a local fake of the range API (tests/accounts/core/pwned_fake.py)."""
+    fake = fake_range_api_start()
+    settings.PWNED_PASSWORDS = True
+    settings.PWNED_PASSWORDS_API_URL = fake.url
+    settings.PWNED_PASSWORDS_TIMEOUT_SECONDS = 0.5
+    pwned_passwords.backoff_reset()
+    yield fake
+    pwned_passwords.backoff_reset()
+    fake_range_api_stop(fake)

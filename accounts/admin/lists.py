@@ -106,3 +106,9 @@ class EmailVerifiedFilter(PresenceFilter):
     title = "email verified"
     parameter_name = "email_verified"
     field_name = "email_verified_at"
+
+
+class ClosedFilter(PresenceFilter):
+    title = "closed by its owner"
+    parameter_name = "closed"
+    field_name = "closed_at"

@@ -96,6 +96,13 @@ SUPPORT_ACTIONS = {
             support.tokens_revoke,
         ),
         SupportAction(
+            "reopen",
+            "Reopen closed accounts",
+            "The accounts can log in again with their password. Only within ACCOUNT_CLOSED_RETENTION_DAYS of "
+            "their closing; after that they are deleted.",
+            support.account_reopen,
+        ),
+        SupportAction(
             "resend_email_verification",
             "Resend email verification",
             "A new verification code is emailed to each account.",

@@ -14,7 +14,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django_otp.plugins.otp_static.models import StaticToken
 
-from accounts.admin.lists import EmailVerifiedFilter, FastListMixin, HasPhoneFilter, HasTotpFilter
+from accounts.admin.lists import (
+    ClosedFilter,
+    EmailVerifiedFilter,
+    FastListMixin,
+    HasPhoneFilter,
+    HasTotpFilter,
+)
 from accounts.admin.sessions import TrustedDeviceInline, UserSessionInline
 from accounts.admin.support_actions import SUPPORT_ACTIONS, SupportActionMixin
 from accounts.models import User
@@ -34,7 +40,12 @@ USER_FIELDSETS = [
                 "locked_until",
                 "date_joined",
                 "email_verified_at",
+                "pending_email",
+                "pending_email_until",
                 "password_changed_at",
+                "password_compromised_at",
+                "password_checked_at",
+                "closed_at",
                 "frozen_at",
                 "security_changed_at",
                 "security_events",
@@ -70,7 +81,7 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
         "last_login",
         "last_login_device_short",
     ]
-    list_filter = ["status", HasTotpFilter, HasPhoneFilter, EmailVerifiedFilter]
+    list_filter = ["status", HasTotpFilter, HasPhoneFilter, EmailVerifiedFilter, ClosedFilter]
     list_select_related = ["sms_device"]
     search_fields = ["email"]
     search_help_text = (
@@ -158,7 +169,8 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def account_status(self, user: User) -> str:
-        return User.Status(user.effective_status()).label
+        label = User.Status(user.effective_status()).label
+        return f"{label}, closed" if user.is_closed else label
 
     @admin.display(description="TOTP", boolean=True)
     def totp(self, user: User) -> bool:
@@ -204,6 +216,13 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
 
     def has_resend_email_verification_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.resend_email_verification")
+
+    def has_reopen_user_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.reopen_user")
+
+    @admin.action(description="Reopen the selected closed accounts", permissions=["reopen_user"])
+    def reopen(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        return self.support_action_run(request, queryset, SUPPORT_ACTIONS["reopen"])
 
     @admin.action(description="Block the selected accounts", permissions=["block_user"])
     def block(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:

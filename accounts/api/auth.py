@@ -181,6 +181,7 @@ class RegisterApi(APIView):
             **error_responses(
                 ErrorCode.VALIDATION_ERROR,
                 ErrorCode.PASSWORD_INVALID,
+                ErrorCode.PASSWORD_COMPROMISED,
                 ErrorCode.SERVICE_UNAVAILABLE,
                 "throttled",
                 bearer=False,

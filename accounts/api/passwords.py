@@ -38,6 +38,7 @@ class PasswordChangeApi(APIView):
             **error_responses(
                 ErrorCode.VALIDATION_ERROR,
                 ErrorCode.PASSWORD_INVALID,
+                ErrorCode.PASSWORD_COMPROMISED,
                 ErrorCode.AUTHENTICATION_FAILED,
                 ErrorCode.LOGIN_THROTTLED,
                 ErrorCode.OTP_INVALID,
@@ -105,6 +106,7 @@ class PasswordResetConfirmApi(APIView):
             **error_responses(
                 ErrorCode.VALIDATION_ERROR,
                 ErrorCode.PASSWORD_INVALID,
+                ErrorCode.PASSWORD_COMPROMISED,
                 ErrorCode.TOKEN_NOT_VALID,
                 bearer=False,
                 status_overrides={ErrorCode.TOKEN_NOT_VALID: 400},

@@ -12,17 +12,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import User, email_obfuscate
 from otp.phone_numbers import phone_obfuscate
-
-
-def email_obfuscate(email: str) -> str:
-    """`john@example.co.uk` -> `j***@e***.uk`: first letters and the last domain label."""
-    local, _, domain = email.rpartition("@")
-    labels = domain.split(".")
-    obfuscated_domain = f"{domain[:1]}***" + (f".{labels[-1]}" if len(labels) > 1 else "")
-    return f"{local[:1]}***@{obfuscated_domain}"
-
 
 _DATE_TIME = serializers.DateTimeField()
 
@@ -151,6 +142,22 @@ PROFILE_FIELDS: tuple[ProfileField, ...] = (
             help_text="The last password change or reset, email change, factor added, removed or reset, "
             "unfreeze or anti-phishing code change; absent when none. Also the idToken claim "
             "`security_changed_at`.",
+        ),
+    ),
+    ProfileField(
+        "pendingEmail",
+        lambda user: email_obfuscate(pending) if (pending := user.email_change_pending()) else None,
+        serializers.CharField(
+            required=False,
+            help_text="Obfuscated address a change of email waits to confirm with the code sent to it "
+            "(`POST /auth/me/email/confirm`); absent when none is pending.",
+        ),
+    ),
+    ProfileField(
+        "passwordCompromised",
+        lambda user: user.password_compromised_at is not None,
+        serializers.BooleanField(
+            help_text="Whether the password was found in a known data breach at a login: change it."
         ),
     ),
 )

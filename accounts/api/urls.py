@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
+from accounts.api import account_life, me
 from accounts.api import auth as auth_api
 from accounts.api import events as api_events
-from accounts.api import me
 from accounts.api import mfa_reset as api_mfa_reset
 from accounts.api import passwords as passwords_api
 from accounts.api import protection as protection_api
@@ -16,6 +16,10 @@ urlpatterns = [
     path("me", me.MeApi.as_view(), name="me"),
     path("me/mfa-reset", api_mfa_reset.MfaResetCancelApi.as_view(), name="me-mfa-reset"),
     path("me/events", api_events.SecurityEventListApi.as_view(), name="me-events"),
+    path("me/email", account_life.EmailChangeApi.as_view(), name="me-email"),
+    path("me/email/confirm", account_life.EmailChangeConfirmApi.as_view(), name="me-email-confirm"),
+    path("me/export", account_life.DataExportApi.as_view(), name="me-export"),
+    path("me/close", account_life.AccountCloseApi.as_view(), name="me-close"),
     path("me/freeze", protection_api.AccountFreezeApi.as_view(), name="me-freeze"),
     path("me/anti-phishing-code", protection_api.AntiPhishingCodeApi.as_view(), name="me-anti-phishing-code"),
     path("register", auth_api.RegisterApi.as_view(), name="register"),

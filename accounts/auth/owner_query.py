@@ -154,6 +154,7 @@ REFRESH_OWNER_FIELDS = (
     "status",
     "locked_until",
     "is_active",
+    "closed_at",
     "email_verified_at",
     "token_generation",
     "security_changed_at",

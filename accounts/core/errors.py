@@ -19,6 +19,8 @@ StrOrPromise = Any  # a str, or a lazy translation rendered in the language acti
 class ErrorCode(StrEnum):
     VALIDATION_ERROR = "validation_error"
     PASSWORD_INVALID = "password_invalid"
+    PASSWORD_COMPROMISED = "password_compromised"
+    EMAIL_TAKEN = "email_taken"
     AUTHENTICATION_FAILED = "authentication_failed"
     LOGIN_THROTTLED = "login_throttled"
     ACCOUNT_BLOCKED = "account_blocked"
@@ -49,6 +51,11 @@ class ErrorCode(StrEnum):
 ERROR_CATALOGUE: dict[ErrorCode, tuple[int, StrOrPromise]] = {
     ErrorCode.VALIDATION_ERROR: (400, _("The request is not valid.")),
     ErrorCode.PASSWORD_INVALID: (400, _("This password cannot be used.")),
+    ErrorCode.PASSWORD_COMPROMISED: (
+        400,
+        _("This password appears in a known data breach. Choose another one."),
+    ),
+    ErrorCode.EMAIL_TAKEN: (400, _("This email address is already in use. The email was not changed.")),
     ErrorCode.AUTHENTICATION_FAILED: (403, _("The email or the password is not correct.")),
     ErrorCode.LOGIN_THROTTLED: (429, _("Too many failed sign-in attempts. Try again later.")),
     ErrorCode.ACCOUNT_BLOCKED: (403, _("This account is blocked. Contact support.")),

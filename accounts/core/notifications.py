@@ -91,19 +91,21 @@ SECURITY_NOTICES = frozenset(
         "recovery_code_used",
         "anti_phishing_code_changed",
         "second_factor_failures",
+        "password_compromised",
+        "email_changed",
     }
 )
 
 
-def _notify(*, user: User, template: str, context: dict[str, Any] | None = None) -> None:
-    """Email `user` with `templates/emails/<template>.*` if the current transaction commits; a
-    security notice carries a fresh freeze link."""
+def _notify(*, user: User, template: str, context: dict[str, Any] | None = None, to: str = "") -> None:
+    """Email `user` (at `to` when given) with `templates/emails/<template>.*` if the current transaction
+    commits; a security notice carries a fresh freeze link."""
     if template in SECURITY_NOTICES:
         context = {**(context or {}), "freeze_url": freeze_link_url(user)}
     task_enqueue(
         notification_email_send,
         delivery_id=str(uuid.uuid4()),
-        to=user.email,
+        to=to or user.email,
         language=user.language,
         template=template,
         context=_context_to_json(context or {}),
@@ -197,3 +199,26 @@ def account_unfrozen_notify(*, user: User) -> None:
 def anti_phishing_code_changed_notify(*, user: User, action: str) -> None:
     """`action` is `set`, `changed` or `removed`; a set or changed code shows at the top of this email."""
     _notify(user=user, template="anti_phishing_code_changed", context={"action": action})
+
+
+def email_change_attempt_notify(*, owner: User) -> None:
+    """Someone asked to move another account to `owner`'s address: nothing changed, no code was sent."""
+    _notify(user=owner, template="email_change_attempt", context={"email": owner.email})
+
+
+def email_changed_notify(*, user: User, old_email: str, new_email_shown: str) -> None:
+    """To the address the account had: its email is now `new_email_shown` (obfuscated)."""
+    _notify(user=user, to=old_email, template="email_changed", context={"new_email": new_email_shown})
+
+
+def password_compromised_notify(*, user: User) -> None:
+    """The password of a login was found in a breach: change it (sent once per password)."""
+    _notify(user=user, template="password_compromised")
+
+
+def account_closed_notify(*, user: User, retention_days: int) -> None:
+    _notify(user=user, template="account_closed", context={"retention_days": retention_days})
+
+
+def account_reopened_notify(*, user: User) -> None:
+    _notify(user=user, template="account_reopened")

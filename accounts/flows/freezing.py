@@ -4,7 +4,8 @@ Anyone holding the account's freeze link, the owner (API or page) and support ca
 FROZEN, every session ended and every token and trusted device revoked at once, through
 `credentials_revoke_all` as logout-all and a block do. Freezing twice is a no-op, so two
 clicks and a login at once leave one event. Only a password reset (accounts.flows.passwords)
-or support unfreezes, through `account_unfreeze_record`; the second factors stay. A BLOCKED account stays blocked: freezing must never let a reset undo a block.
+or support unfreezes (accounts.flows.unfreezing); the second factors stay. Freezing also
+cancels a pending change of email (accounts.flows.email_change). A BLOCKED account stays blocked: freezing must never let a reset undo a block.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.events import security_actor_of, security_event_record
 from accounts.core.freeze_links import FreezeLink, FreezeLinkState, freeze_link_read
-from accounts.core.security_changes import security_change_record
+from accounts.flows.email_change import email_change_cancel
 from accounts.models import SecurityEvent, User
 
 EventType = SecurityEvent.Type
@@ -35,8 +36,12 @@ class FreezeMethod(StrEnum):
 
 
 def account_may_freeze(user: User) -> bool:
-    """Whether freezing would change anything: not frozen yet, and not blocked or deactivated."""
-    return user.is_active and user.status not in (User.Status.FROZEN, User.Status.BLOCKED)
+    """Whether freezing would change anything: not frozen yet, and not blocked, closed or deactivated."""
+    return (
+        user.is_active
+        and user.closed_at is None
+        and user.status not in (User.Status.FROZEN, User.Status.BLOCKED)
+    )
 
 
 @transaction.atomic
@@ -58,12 +63,14 @@ def account_freeze(
         return False
     account.status, account.locked_until, account.frozen_at = User.Status.FROZEN, None, timezone.now()
     credentials_revoke_all(user=account, saving=["status", "locked_until", "frozen_at"])
+    actor = security_actor_of(staff_member, otherwise=SecurityEvent.Actor.USER)
+    email_change_cancel(user=account, client=client, actor=actor, missing_ok=True)
     details = {"how": str(how), **({"reason": reason} if reason else {})}
     security_event_record(
         user=account,
         type=EventType.ACCOUNT_FROZEN,
         client=client,
-        actor=security_actor_of(staff_member, otherwise=SecurityEvent.Actor.USER),
+        actor=actor,
         staff_member=staff_member,
         details=details,
     )
@@ -88,25 +95,3 @@ def account_freeze_by_link(*, token: str, client: Client) -> FreezeLink:
     if not account_freeze(user=link.user, how=FreezeMethod.LINK, client=client):
         return FreezeLink(FreezeLinkState.USED, link.user)
     return link
-
-
-def account_unfreeze_record(
-    *, user: User, client: Client, staff_member: User | None = None, reason: str = ""
-) -> None:
-    """ACTIVE again after a FROZEN spell, on the (locked) `user` the caller holds: by the password
-    reset, or by support. Recorded, emailed, and a security change."""
-    user.status = User.Status.ACTIVE
-    user.save(update_fields=["status"])
-    details = {"by": "support" if staff_member is not None else "password reset"}
-    if reason:
-        details["reason"] = reason
-    security_event_record(
-        user=user,
-        type=EventType.ACCOUNT_UNFROZEN,
-        client=client,
-        actor=security_actor_of(staff_member, otherwise=SecurityEvent.Actor.USER),
-        staff_member=staff_member,
-        details=details,
-    )
-    security_change_record(user=user)
-    notifications.account_unfrozen_notify(user=user)

@@ -24,7 +24,7 @@ from accounts.auth.trusted_devices import (
     trusted_device_create,
     trusted_device_use,
 )
-from accounts.core.account_state import account_status_check
+from accounts.core.account_state import account_open_or_none, account_status_check
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_log_and_count, security_event_record
@@ -34,6 +34,7 @@ from accounts.core.login_throttles import (
     login_ip_failure_record,
 )
 from accounts.core.tasks import task_enqueue
+from accounts.flows.password_breaches import password_breach_check_if_due
 from accounts.models import SecurityEvent, User, email_normalize
 from config.logs import request_id_bound, request_id_var
 from otp import services as otp_services
@@ -114,7 +115,8 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
     """The first step of every login: throttles, password, then the account's status."""
     email = email_normalize(email)
     login_attempt_reserve(email=email, ip=client.ip)
-    user = User.objects.filter(email=email).first()
+    # A closed account is an unknown email: the same hash check, the same refusal, the same time.
+    user = account_open_or_none(User.objects.filter(email=email).first())
     password_ok = (
         user.check_password(password) if user is not None else check_password(password, _timing_dummy_hash())
     )
@@ -122,6 +124,7 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
         raise password_failure_record(email=email, user=user, client=client)
     login_failures_forget(email=email)
     account_status_check(user)
+    password_breach_check_if_due(user=user, password=password, client=client)
     # A support reset that has come due takes effect here: the second step sees no factor.
     return mfa_reset_apply.mfa_reset_apply_if_due(user)
 

@@ -16,6 +16,7 @@ from django_tasks import task
 
 from accounts.auth.revocation import credentials_revoke_all
 from accounts.core import notifications
+from accounts.core.account_state import account_open_or_none
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_log_and_count, security_event_record
@@ -26,8 +27,10 @@ from accounts.core.login_throttles import (
 from accounts.core.mail import email_send
 from accounts.core.security_changes import security_change_record
 from accounts.core.tasks import delivery_run, task_enqueue
-from accounts.flows.freezing import account_unfreeze_record
+from accounts.core.validators import PASSWORD_COMPROMISED_CODE
 from accounts.flows.login import password_failure_record
+from accounts.flows.password_breaches import password_breach_fields_clear
+from accounts.flows.unfreezing import account_unfreeze_record
 from accounts.models import SecurityEvent, User, email_normalize
 from config.logs import request_id_bound, request_id_var
 from otp import services as otp_services
@@ -36,10 +39,14 @@ EventType = SecurityEvent.Type
 
 
 def password_validate(*, password: str, user: User, field: str) -> None:
+    """Every rule of AUTH_PASSWORD_VALIDATORS: 400 password_compromised when the password is known
+    from a breach, else password_invalid, with every reason on `field`."""
     try:
         validate_password(password, user=user)
     except ValidationError as error:
-        raise ServiceError(ErrorCode.PASSWORD_INVALID, errors={field: list(error.messages)}) from error
+        compromised = any(item.code == PASSWORD_COMPROMISED_CODE for item in error.error_list)
+        code = ErrorCode.PASSWORD_COMPROMISED if compromised else ErrorCode.PASSWORD_INVALID
+        raise ServiceError(code, errors={field: list(error.messages)}) from error
 
 
 # --- passwords ----------------------------------------------------------------------------
@@ -50,7 +57,17 @@ def _password_set(user: User, password: str, *, keep_session: object = None) -> 
     trusted; a security change."""
     user.set_password(password)
     user.password_changed_at = security_change_record(user=user)
-    credentials_revoke_all(user=user, keep_session=keep_session, saving=["password", "password_changed_at"])
+    saving = ["password", "password_changed_at", *password_breach_fields_clear(user)]
+    credentials_revoke_all(user=user, keep_session=keep_session, saving=saving)
+
+
+def password_recheck(*, user: User, password: str, client: Client) -> None:
+    """The signed-in user's password again, before a sensitive change: throttled and counted as a login
+    failure (403 authentication_failed) when wrong."""
+    login_attempt_reserve(email=user.email, ip=client.ip)
+    if not user.check_password(password):
+        raise password_failure_record(email=user.email, user=user, client=client)
+    login_failures_forget(email=user.email)
 
 
 def password_change(
@@ -66,10 +83,7 @@ def password_change(
 
     `keep_session`: the browser session the page changes the password from, which stays.
     """
-    login_attempt_reserve(email=user.email, ip=client.ip)
-    if not user.check_password(current_password):
-        raise password_failure_record(email=user.email, user=user, client=client)
-    login_failures_forget(email=user.email)
+    password_recheck(user=user, password=current_password, client=client)
     password_validate(password=new_password, user=user, field="newPassword")
     otp_services.step_up_verify(user=user, otp=otp, client=client)
     with transaction.atomic():
@@ -100,7 +114,8 @@ def password_reset_link_send(
 ) -> str:
     """The task behind `password_reset_request`. The link is made when it is sent, never stored.
     The request is recorded by the first attempt (twice only if a worker dies within it)."""
-    user = User.objects.filter(email=email).first()
+    # A closed account is an unknown email: no link.
+    user = account_open_or_none(User.objects.filter(email=email).first())
     if attempt == 1:
         with request_id_bound(request_id):
             if user is None:
@@ -147,7 +162,7 @@ def _password_reset_user(uid: str, token: str) -> User:
         user = User.objects.get(pk=int(force_str(urlsafe_base64_decode(uid))))
     except (ValueError, TypeError, OverflowError, User.DoesNotExist) as error:
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400) from error
-    if not default_token_generator.check_token(user, token):
+    if user.is_closed or not default_token_generator.check_token(user, token):
         raise ServiceError(ErrorCode.TOKEN_NOT_VALID, status=400)
     return user
 

@@ -1,5 +1,5 @@
 """Support actions on an account: block, unblock, freeze, unfreeze, unlock, MFA reset, sign out,
-resend verification.
+resend verification, reopen a closed account.
 
 Each needs a reason, is recorded in the audit trail with the staff member as actor and
 tells the user by email. `staff_member=None` is an operator at the command line
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.auth.revocation import tokens_revoke_all
@@ -23,6 +24,8 @@ from accounts.core.events import security_actor_of, security_event_record
 from accounts.core.login_throttles import login_failures_forget
 from accounts.flows import freezing
 from accounts.flows import mfa_resets as mfa_resets_flows
+from accounts.flows.closing import account_reopen_deadline
+from accounts.flows.unfreezing import account_unfreeze_record
 from accounts.models import MfaResetRequest, SecurityEvent, User
 from otp import services as otp_services
 from otp.services import mfa_reset_apply
@@ -140,7 +143,7 @@ def account_unfreeze(
     user = _account_lock_for_change(user, staff_member)
     if user.status != User.Status.FROZEN:
         raise _refusal(_("The account is not frozen."))
-    freezing.account_unfreeze_record(user=user, client=client, staff_member=staff_member, reason=reason)
+    account_unfreeze_record(user=user, client=client, staff_member=staff_member, reason=reason)
     return user
 
 
@@ -243,4 +246,31 @@ def email_verification_resend(
         reason=reason,
         client=client,
     )
+    return user
+
+
+@transaction.atomic
+def account_reopen(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
+    """Open a closed account again, within `ACCOUNT_CLOSED_RETENTION_DAYS` of its closing; the user is told.
+
+    Its sessions and tokens stay ended: the user logs in again with the password.
+    """
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    if user.closed_at is None:
+        raise _refusal(_("The account is not closed."))
+    if account_reopen_deadline(user) <= timezone.now():
+        raise _refusal(_("The account was closed too long ago to reopen: it is due for deletion."))
+    closed_at = user.closed_at
+    user.closed_at = None
+    user.save(update_fields=["closed_at"])
+    _record(
+        user=user,
+        type=EventType.ACCOUNT_REOPENED,
+        staff_member=staff_member,
+        reason=reason,
+        client=client,
+        details={"closedAt": closed_at.isoformat()},
+    )
+    notifications.account_reopened_notify(user=user)
     return user

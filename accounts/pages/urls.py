@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from django.views.generic import RedirectView
 
-from accounts.pages import account
+from accounts.pages import account, account_life
 from accounts.pages import login as login_pages
 from accounts.pages import mfa_reset as views_mfa_reset
 from accounts.pages import passwords as passwords_pages
@@ -53,6 +53,13 @@ urlpatterns = [
     ),
     path("account/email/verify/", account.EmailVerifyView.as_view(), name="email-verify"),
     path("account/email/verify/resend/", account.EmailCodeSendView.as_view(), name="email-code"),
+    path("account/email/", account_life.EmailChangeView.as_view(), name="email-change"),
+    path(
+        "account/email/confirm/", account_life.EmailChangeConfirmView.as_view(), name="email-change-confirm"
+    ),
+    path("account/email/cancel/", account_life.EmailChangeCancelView.as_view(), name="email-change-cancel"),
+    path("account/data/", account_life.DataExportView.as_view(), name="data-export"),
+    path("account/close/", account_life.AccountCloseView.as_view(), name="account-close"),
     path("account/password/", passwords_pages.PasswordChangeView.as_view(), name="password-change"),
     path("account/password/reset/", passwords_pages.PasswordResetView.as_view(), name="password-reset"),
     path(

@@ -132,8 +132,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "accounts.core.validators.ContextPasswordValidator"},
     {"NAME": "accounts.core.validators.MaximumLengthValidator"},
+    # Last: a network call, bounded by PWNED_PASSWORDS_TIMEOUT_SECONDS.
+    {"NAME": "accounts.core.validators.PwnedPasswordValidator"},
 ]
 PASSWORD_MAX_LENGTH = 1024
+# Passwords known from breaches are refused (sign-up, change, reset) and flagged at login:
+# Have I Been Pwned's k-anonymity range API, only a 5-character SHA-1 prefix leaves the service
+# (accounts/core/pwned_passwords.py). Any failure of the API accepts the password (fail open).
+PWNED_PASSWORDS = env.bool("PWNED_PASSWORDS", default=True)
+PWNED_PASSWORDS_API_URL = env.str("PWNED_PASSWORDS_API_URL", default="https://api.pwnedpasswords.com/range/")
+PWNED_PASSWORDS_TIMEOUT_SECONDS = env.float("PWNED_PASSWORDS_TIMEOUT_SECONDS", default=2.0)
+# A login checks the password again at most this often per user.
+PWNED_PASSWORDS_RECHECK_DAYS = env.int("PWNED_PASSWORDS_RECHECK_DAYS", default=30)
+# After a failure the API is left alone this long (checks fail open at once meanwhile), so a
+# machine without network answers quickly.
+PWNED_PASSWORDS_BACKOFF_SECONDS = env.int("PWNED_PASSWORDS_BACKOFF_SECONDS", default=60)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
 
 # English and Spanish: pages, emails, SMS and the API's `detail` texts (codes never change).
@@ -228,6 +241,9 @@ RECOVERY_CODE_COUNT = 10
 # A support MFA reset takes effect this long after it is asked for; the user is emailed at
 # once and may cancel it meanwhile (an attacker talking support into it is then too slow).
 SUPPORT_MFA_RESET_DELAY_SECONDS = env.int("SUPPORT_MFA_RESET_DELAY_SECONDS", default=72 * 60 * 60)
+# A closed account can be reopened by support this long; then `manage.py accounts_purge_closed`
+# deletes it.
+ACCOUNT_CLOSED_RETENTION_DAYS = env.int("ACCOUNT_CLOSED_RETENTION_DAYS", default=30)
 
 # --- Password and sign-up throttles -----------------------------------------------
 # A sign-up on a taken email tells its owner, at most once in this time per address.

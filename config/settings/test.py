@@ -62,5 +62,9 @@ _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if CACHES["default"]["BACKEND"].endswith("RedisCache") and _XDIST_WORKER.startswith("gw"):
     _server, _, _database = CACHES["default"]["LOCATION"].rpartition("/")
     CACHES["default"]["LOCATION"] = f"{_server}/{int(_database or 0) + 1 + int(_XDIST_WORKER[2:])}"
+# No network in tests: the breach check is off unless a test turns it on against its local fake
+# range API (tests/accounts/core/pwned_fake.py).
+PWNED_PASSWORDS = False
+PWNED_PASSWORDS_API_URL = "http://127.0.0.1:9/range/"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 WHITENOISE_AUTOREFRESH = True

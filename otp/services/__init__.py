@@ -8,6 +8,8 @@ from otp.recovery_codes import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME, recovery
 from otp.selectors import TotpEnrolment, recovery_codes_remaining, second_factor_methods, totp_enrolment_of
 from otp.services.delivery import (
     CodeSent,
+    email_change_code_discard,
+    email_change_code_send,
     email_verification_code_send,
     login_sms_code_send,
     sms_code_deliver,
@@ -25,6 +27,7 @@ from otp.services.enrolment import (
 from otp.services.removal import factors_remove_all, recovery_codes_drop_if_no_factor
 from otp.services.verification import (
     channel_confirm,
+    email_change_code_verify,
     login_second_factor_verify,
     otp_delay_remaining,
     pending_factors_drop_and_record,
@@ -39,6 +42,9 @@ __all__ = [
     "Method",
     "TotpEnrolment",
     "channel_confirm",
+    "email_change_code_discard",
+    "email_change_code_send",
+    "email_change_code_verify",
     "email_verification_code_send",
     "factor_removal_record_and_notify",
     "factors_remove_all",

@@ -163,12 +163,7 @@ def email_verification_code_send(*, user: User) -> CodeSent:
     cool-down, which starts now). The code is valid at least until the answer's `valid_until`."""
     if user.email_verified:
         raise ServiceError(ErrorCode.CHANNEL_ALREADY_VERIFIED)
-    # Insert-if-missing, then lock: two first requests at once meet on one row (rather than
-    # one failing on the unique user), and the second then meets the cool-down.
-    EmailCodeDevice.objects.bulk_create(
-        [EmailCodeDevice(user=user, name="Email", confirmed=False)], ignore_conflicts=True
-    )
-    device = EmailCodeDevice.objects.select_for_update().get(user=user)
+    device = _email_code_device_locked(user)
     _cooldown_check(device)
     device.cooldown_set()
     task_enqueue(email_verification_code_deliver, delivery_id=str(uuid.uuid4()), user_id=user.pk)
@@ -201,6 +196,77 @@ def email_verification_code_deliver(*, delivery_id: str, user_id: int, attempt: 
         arguments={"delivery_id": delivery_id, "user_id": user_id, "attempt": attempt},
         kind="verification_code",
         send=send,
+    )
+
+
+def _email_code_device_locked(user: User) -> EmailCodeDevice:
+    # Insert-if-missing, then lock: two first requests at once meet on one row (rather than
+    # one failing on the unique user), and the second then meets the cool-down.
+    EmailCodeDevice.objects.bulk_create(
+        [EmailCodeDevice(user=user, name="Email", confirmed=False)], ignore_conflicts=True
+    )
+    return EmailCodeDevice.objects.select_for_update().get(user=user)
+
+
+@transaction.atomic
+def email_change_code_send(*, user: User, new_email: str, deliver: bool) -> datetime:
+    """Email a code confirming `new_email` once the transaction commits; until when the change may be confirmed.
+
+    The user's email code device holds it, HMAC'd and bound to its purpose, made by the task that
+    sends it (so it is never stored in clear, not even in the task). The resend cool-down is the
+    email verification's. Any code sent before is discarded now: it proved another address.
+    `deliver=False` takes the same steps and sends nothing, for an address that cannot be given
+    (its owner is told instead, by the caller).
+    """
+    device = _email_code_device_locked(user)
+    _cooldown_check(device)
+    device.cooldown_set(commit=False)
+    device.token, device.purpose, device.valid_until = None, "", timezone.now()
+    device.save()
+    if deliver:
+        task_enqueue(
+            email_change_code_deliver, delivery_id=str(uuid.uuid4()), user_id=user.pk, new_email=new_email
+        )
+    return timezone.now() + timedelta(seconds=settings.OTP_CODE_VALIDITY_SECONDS)
+
+
+@task()
+def email_change_code_deliver(*, delivery_id: str, user_id: int, new_email: str, attempt: int = 1) -> str:
+    """The task behind `email_change_code_send`: a fresh code, stored (hashed) only with the email that
+    carries it. Nothing is sent once the change is no longer pending for `new_email`."""
+
+    def send() -> None:
+        device = (
+            EmailCodeDevice.objects.select_for_update().select_related("user").filter(user_id=user_id).first()
+        )
+        if device is None or device.user.email_change_pending() != new_email:
+            return
+        code = device.code_generate(purpose=CodePurpose.EMAIL_CHANGE)
+        email_send(
+            to=new_email,
+            language=device.user.language,
+            template="email_change_code",
+            context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
+            anti_phishing_code=device.user.anti_phishing_code,
+        )
+
+    return delivery_run(
+        task=email_change_code_deliver,
+        arguments={
+            "delivery_id": delivery_id,
+            "user_id": user_id,
+            "new_email": new_email,
+            "attempt": attempt,
+        },
+        kind="email_change_code",
+        send=send,
+    )
+
+
+def email_change_code_discard(*, user: User) -> None:
+    """The pending email-change code of `user` no longer works (the change was cancelled)."""
+    EmailCodeDevice.objects.filter(user=user, purpose=CodePurpose.EMAIL_CHANGE).update(
+        token=None, purpose="", valid_until=timezone.now()
     )
 
 

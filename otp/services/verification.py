@@ -244,6 +244,28 @@ def _step_up_factor_matching(user: User, code: str, *, client: Client) -> Method
     return _factor_matching(user, code, sms_purpose=CodePurpose.STEP_UP, methods=None, client=client)
 
 
+# --- confirming a new email address ---------------------------------------------------------
+
+
+def email_change_code_verify(
+    *, user: User, code: str, client: Client, change: Callable[[User], object]
+) -> User:
+    """Check the code sent to a new email address and, when it is right, run `change` on the locked
+    account in the same transaction; counted like every code (403 otp_invalid when wrong).
+
+    `change` makes the email change (accounts.flows.email_change): code and change commit together.
+    """
+
+    def check(locked: User) -> Channel | None:
+        if not _side_channel_verified(EmailCodeDevice, locked, code, CodePurpose.EMAIL_CHANGE):
+            return None
+        change(locked)
+        return Channel.EMAIL
+
+    changed, _ = code_check(user_id=user.pk, client=client, context="email-change", check=check)
+    return changed
+
+
 # --- confirming channels ------------------------------------------------------------------
 
 

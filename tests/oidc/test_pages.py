@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from accounts.flows.data_export import account_data_json, account_data_of
 from accounts.models import SecurityEvent, User, UserSession
 from oidc.models import Application, Consent
 from tests.factories import UserFactory
@@ -190,3 +191,20 @@ def test_applications_are_managed_by_superusers_not_the_support_group(user: User
     support = Group.objects.get(name="Support")
 
     assert not support.permissions.filter(content_type__app_label="oidc").exists()
+
+
+def test_the_data_export_lists_connected_apps_without_secrets(
+    web: Client, app: Application, user: User
+) -> None:
+    page_login(web, user)
+    pkce = pkce_pair()
+    tokens = token_exchange(web, app, code_get(web, app, pkce), pkce).json()
+
+    document = account_data_of(user)
+    exported = account_data_json(document)
+
+    assert [entry["name"] for entry in document["connectedApps"]] == ["Trading Desk"]
+    assert document["connectedApps"][0]["clientId"] == app.client_id
+    assert "openid" in document["connectedApps"][0]["scopes"]
+    for secret in (tokens["access_token"], tokens["id_token"], app.client_secret):
+        assert secret.encode() not in exported

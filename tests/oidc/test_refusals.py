@@ -11,9 +11,11 @@ from rest_framework.test import APIClient
 
 from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.core.client import Client as RequestClient
+from accounts.flows.closing import account_close
 from accounts.flows.support import account_block
 from accounts.models import User, UserSession
 from oidc.models import Application
+from tests.factories import DEFAULT_PASSWORD
 from tests.oidc.conftest import (
     AUTHORIZE,
     REDIRECT_URI,
@@ -264,3 +266,12 @@ def test_unknown_client_is_shown_an_error_page_not_redirected(web: Client, user:
 
     assert response.status_code in (400, 401)
     assert "Location" not in response
+
+
+def test_closing_the_account_revokes_the_apps_tokens(web: Client, app: Application, user: User) -> None:
+    tokens = tokens_of_a_grant(web, app, user)
+
+    account_close(user=user, password=DEFAULT_PASSWORD, otp=None, client=RequestClient())
+
+    assert userinfo(tokens["access_token"]).status_code == 401
+    assert token_refresh(app, tokens["refresh_token"]).json()["error"] == "invalid_grant"

@@ -30,6 +30,8 @@ PROFILE = {
     "passkeyCount": True,
     "mfaResetScheduledAt": False,
     "language": True,  # second wave: "The profile gains `language`"
+    "pendingEmail": False,  # third wave: "The profile gains `pendingEmail`"
+    "passwordCompromised": True,  # third wave: compromised passwords
     # Third wave: "Anti-phishing code", "A signal for the rest of the platform".
     "antiPhishingCode": False,
     "lastSecurityChangeDate": False,
@@ -276,6 +278,32 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         response={"stepUpToken": True, "validUntil": True},
         errors=_merge(BEARER, PASSKEY_CHECK, {403: {"webauthn_invalid"}}),
     ),
+    # Third wave: changing the email address, your data and closing the account.
+    ("post", "/auth/me/email"): Operation(
+        202,
+        body={"newEmail": True, "password": True},
+        response={"validUntil": True},
+        otp_header=False,
+        errors=_merge(
+            BEARER,
+            STEP_UP,
+            {400: {"validation_error"}, 403: {"authentication_failed"}, 429: {"otp_attempts_exhausted"}},
+        ),
+    ),
+    ("delete", "/auth/me/email"): Operation(204, errors=_merge(BEARER, {404: {"not_found"}})),
+    ("post", "/auth/me/email/confirm"): Operation(
+        200,
+        body={"code": True},
+        response=PROFILE,
+        errors=_merge(BEARER, {400: {"token_not_valid", "email_taken"}, 403: {"otp_invalid"}}),
+    ),
+    ("get", "/auth/me/export"): Operation(200, response={}, otp_header=False, errors=_merge(BEARER, STEP_UP)),
+    ("post", "/auth/me/close"): Operation(
+        204,
+        body={"password": True},
+        otp_header=False,
+        errors=_merge(BEARER, STEP_UP, {403: {"authentication_failed"}}),
+    ),
     # Third wave: "Freezing the account", "Anti-phishing code".
     ("post", "/auth/me/freeze"): Operation(204, errors=BEARER),
     ("put", "/auth/me/anti-phishing-code"): Operation(
@@ -312,6 +340,7 @@ OPERATIONS = {**CONTRACT, **BEYOND_API_MD}
 STATUS_EXCEPTIONS = {
     ("/auth/password/reset/confirm", "token_not_valid"): 400,  # a bad reset link is bad input
     ("/auth/otp/methods/webauthn", "webauthn_invalid"): 400,  # API.md: 400 at registration
+    ("/auth/me/email/confirm", "token_not_valid"): 400,  # API.md: none pending or expired is bad input
 }
 
 

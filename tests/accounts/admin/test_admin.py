@@ -518,6 +518,7 @@ def test_the_support_group_can_view_and_run_the_actions_only() -> None:
         "accounts.reset_mfa",
         "accounts.revoke_tokens",
         "accounts.resend_email_verification",
+        "accounts.reopen_user",
         "accounts.view_usersession",
         "accounts.view_trusteddevice",
         "otp.view_smsdevice",

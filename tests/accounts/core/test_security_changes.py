@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import pyotp
 import pytest
 import time_machine
 from django.contrib.auth.tokens import default_token_generator
+from django.core import mail
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -117,9 +119,19 @@ def _anti_phishing_removed(user: User) -> None:
     anti_phishing_code_remove(user=user, otp=None, client=CLIENT)
 
 
+def _email_changed(user: User) -> None:
+    client = authenticate(APIClient(), user)
+    new_email = f"moved-{user.pk}@example.org"
+    client.post("/auth/me/email", {"newEmail": new_email, "password": DEFAULT_PASSWORD}, format="json")
+    [message] = [message for message in mail.outbox if message.to == [new_email]]
+    code = re.search(r"\b(\d{6})\b", message.body).group(1)
+    assert client.post("/auth/me/email/confirm", {"code": code}, format="json").status_code == 200
+
+
 LISTED: dict[str, Callable[[User], None]] = {
     "password changed": _password_change,
     "password reset": _password_reset,
+    "email changed": _email_changed,
     "authenticator app added": _totp_added,
     "phone added": _phone_added,
     "passkey added": _passkey_added,

@@ -50,6 +50,8 @@ EMAIL_CONTEXT = {
     "ip": "203.0.113.10",
     "action": "set",
     "freeze_url": "https://auth.example.com/account/freeze/token/",
+    "new_email": "n***@e***.org",
+    "retention_days": 30,
 }
 
 

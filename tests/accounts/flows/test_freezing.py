@@ -101,6 +101,22 @@ def test_freezing_ends_every_session_token_and_trusted_device_and_is_recorded_an
     assert "reset your password" in message.body
 
 
+def test_freezing_cancels_a_pending_email_change(user: User) -> None:
+    client = authenticate(APIClient(), user)
+    client.post(
+        "/auth/me/email", {"newEmail": "elsewhere@example.org", "password": DEFAULT_PASSWORD}, format="json"
+    )
+    user.refresh_from_db()
+    assert user.email_change_pending() == "elsewhere@example.org"
+
+    freeze(user)
+
+    user.refresh_from_db()
+    assert not user.email_change_pending()
+    cancelled = SecurityEvent.objects.get(user=user, type=SecurityEvent.Type.EMAIL_CHANGE_CANCELLED)
+    assert cancelled.actor == "USER"
+
+
 def test_freezing_needs_no_second_factor(totp_user: tuple[User, pyotp.TOTP]) -> None:
     user, _ = totp_user
 
