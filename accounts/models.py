@@ -1,4 +1,4 @@
-"""The user, revoked refresh tokens, sessions, trusted devices and the security audit trail."""
+"""The user, revoked refresh tokens, sessions, trusted and known devices and the security audit trail."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         ACTIVE = "ACTIVE", "Active"
         LOCKED = "LOCKED", "Locked"
         BLOCKED = "BLOCKED", "Blocked"
+        # By the owner (or from a security email): someone else may be using the account.
+        FROZEN = "FROZEN", "Frozen"
 
     email = models.EmailField(max_length=254, unique=True)
     status = models.CharField(max_length=7, choices=Status.choices, default=Status.ACTIVE)
@@ -95,6 +97,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     # that login, code checks and `/auth/me` see a due reset without another query.
     mfa_reset_due_at = models.DateTimeField("MFA reset scheduled for", null=True, blank=True)
 
+    # When the account was last frozen: a freeze link issued before it is spent.
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    # The last password change or reset, email change, factor added, removed or reset, unfreeze
+    # or anti-phishing code change (accounts.core.security_changes): platforms hold withdrawals after it.
+    security_changed_at = models.DateTimeField("last security change", null=True, blank=True)
+    # The word every genuine email shows at the top; empty when the user has set none.
+    anti_phishing_code = models.CharField(max_length=20, blank=True, default="")
     # A change of email waiting for the code sent to the new address (accounts.flows.email_change),
     # kept on the row so that `/auth/me` shows it without another query.
     pending_email = models.EmailField("email change pending to", max_length=254, blank=True, default="")
@@ -131,6 +140,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             ("reset_mfa", "Can reset the second factors of accounts"),
             ("revoke_tokens", "Can sign accounts out everywhere"),
             ("resend_email_verification", "Can resend email verification codes"),
+            ("freeze_user", "Can freeze and unfreeze accounts"),
             ("reopen_user", "Can reopen closed accounts"),
         ]
 
@@ -264,6 +274,10 @@ class SecurityEvent(models.Model):
         DATA_EXPORTED = "DATA_EXPORTED", "Data exported"
         ACCOUNT_CLOSED = "ACCOUNT_CLOSED", "Account closed"
         ACCOUNT_REOPENED = "ACCOUNT_REOPENED", "Account reopened"
+        NEW_DEVICE_LOGIN = "NEW_DEVICE_LOGIN", "Sign-in from a new device"
+        ACCOUNT_FROZEN = "ACCOUNT_FROZEN", "Account frozen"
+        ACCOUNT_UNFROZEN = "ACCOUNT_UNFROZEN", "Account unfrozen"
+        ANTI_PHISHING_CODE_CHANGED = "ANTI_PHISHING_CODE_CHANGED", "Anti-phishing code changed"
 
     class Actor(models.TextChoices):
         USER = "USER", "The user"
@@ -423,3 +437,31 @@ class EmailDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} ({'sent' if self.sent_at else 'not sent'})"
+
+
+class KnownDevice(models.Model):
+    """Where a user has signed in from, so that a sign-in from elsewhere is told (accounts.auth.new_devices).
+
+    Either a device label and IP network (`203.0.113.0/24`, `2001:db8::/64`) seen at a login
+    or the sign-up, with `cookie_hash` empty; or the SHA-256 of the pages' device cookie, with
+    `device` and `network` empty. One row per user and place: a login touches it, never adds.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="known_devices")
+    device = models.CharField(max_length=128, blank=True, default="")
+    network = models.CharField(max_length=49, blank=True, default="")
+    cookie_hash = models.CharField(max_length=64, blank=True, default="")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # The login's one query looks rows up by this index (user first).
+            models.UniqueConstraint(
+                fields=["user", "device", "network", "cookie_hash"], name="known_device_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["last_seen_at"], name="known_device_seen_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.device or 'browser'} {self.network} of {self.user_id}"

@@ -18,6 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
+# The tests' local fake of the Pwned Passwords range API (a real HTTP server on loopback).
+from tests.accounts.core.pwned_fake import fake_range_api_start, fake_range_api_stop
+
 from . import fixtures
 from .cpu import database_backend_pids
 from .load import Endpoint, Measurement, RequestLine, lines_write, measure, measurement_line
@@ -29,7 +32,7 @@ from .server import SERVICE_CONFIG, STOCK_CONFIG, Server, gunicorn, rss_megabyte
 ONCE_POOL_MARGIN = 2.0
 REUSED_POOL_SIZE = 64
 WARMUP_SECONDS = 2
-LOGIN_OVER_HASH_MAX_MS = 10.0
+LOGIN_OVER_HASH_MAX_MS = 5.0
 RSS_MAX_MB = 150.0
 
 SERVICE, STOCK = "service", "stock"
@@ -38,6 +41,7 @@ STOCK_LOGIN = "stock: TokenObtainPairView"
 STOCK_REFRESH = "stock: TokenRefreshView"
 STOCK_ME = "stock: JWT-authenticated /me"
 CEILING = "in-project ceiling"
+HASH_FLOOR = "in-project floor: the bare Argon2id check"
 LOGIN = "login"
 LOGIN_ALONE = "login, one at a time"
 LOGIN_TOTP = "login + TOTP"
@@ -47,7 +51,7 @@ OTP_SEND = "GET /auth/otp/code (SMS)"
 OTP_VERIFY = "POST /auth/otp/code (SMS)"
 
 # The issue's comparisons: (ours, the stock app's, the least ratio).
-STOCK_TARGETS = ((ME, STOCK_ME, 1.5), (REFRESH, STOCK_REFRESH, 1.5), (LOGIN, STOCK_LOGIN, 1.0))
+STOCK_TARGETS = ((ME, STOCK_ME, 1.5), (REFRESH, STOCK_REFRESH, 1.5), (LOGIN, STOCK_LOGIN, 0.95))
 # "Twice today's rate", as CPU per request (workers and PostgreSQL backends): on a machine this
 # busy, wall-clock rates of different runs do not compare, CPU per request moves far less.
 # "Today": commit a29d344 (the whole middleware stack, the stock json renderer), this runner on
@@ -108,6 +112,7 @@ def reused_endpoints() -> list[Endpoint]:
     users = fixtures.users_create("login", REUSED_POOL_SIZE)
     return [
         Endpoint(CEILING, "GET", "/bench/ceiling", _file("ceiling", [RequestLine()])),
+        Endpoint(HASH_FLOOR, "POST", "/bench/hash-floor", _file("hash-floor", fixtures.floor_lines())),
         Endpoint(LOGIN, "POST", "/auth/login", _file("login", fixtures.login_lines(users))),
         Endpoint(REFRESH, "POST", "/auth/login/refresh", _file("refresh", fixtures.refresh_lines(users))),
         Endpoint(ME, "GET", "/auth/me", _file("me", fixtures.bearer_lines(users))),
@@ -127,6 +132,8 @@ def interleaved(stock: list[Endpoint], service: list[Endpoint]) -> list[Endpoint
     sequence: list[Endpoint] = []
     for stock_endpoint, name in zip(stock, order, strict=True):
         sequence += [stock_endpoint, paired.pop(name)]
+        if name == LOGIN:  # the floor right after the login it is the floor of
+            sequence.append(paired.pop(HASH_FLOOR))
     return sequence + list(paired.values())
 
 
@@ -198,8 +205,19 @@ class Benchmark:
         self.stock_database = urlsplit(stock_url).path.lstrip("/")
         sequence = interleaved(stock_prepare(stock_url), reused_endpoints())
         with ExitStack() as stack:
+            # Every check of a login on, the breached-password one against a local fake of the range
+            # API (a login asks it at most once per user and PWNED_PASSWORDS_RECHECK_DAYS).
+            range_api = fake_range_api_start()
+            stack.callback(fake_range_api_stop, range_api)
+            checks_on = {
+                "PWNED_PASSWORDS": "true",
+                "PWNED_PASSWORDS_API_URL": range_api.url,
+                "NEW_DEVICE_ALERTS": "true",
+            }
             self.servers[SERVICE] = stack.enter_context(
-                gunicorn(workers=self.workers, log_file=settings.BENCH_DIR / "gunicorn.log")
+                gunicorn(
+                    workers=self.workers, log_file=settings.BENCH_DIR / "gunicorn.log", environment=checks_on
+                )
             )
             self.servers[STOCK] = stack.enter_context(
                 gunicorn(
@@ -280,13 +298,26 @@ class Benchmark:
                 )
             )
         allowed = self.hash_ms + LOGIN_OVER_HASH_MAX_MS
-        p50 = self.results[LOGIN_ALONE].p50_ms
+        alone = self.results[LOGIN_ALONE]
         targets.append(
             Target(
                 f"{LOGIN_ALONE} p50 vs Argon2id hash time + {LOGIN_OVER_HASH_MAX_MS:g} ms",
-                f"{p50:.1f} ms (hash {self.hash_ms:.1f} ms, +{p50 - self.hash_ms:.1f} ms)",
+                f"{alone.p50_ms:.1f} ms (hash {self.hash_ms:.1f} ms, +{alone.p50_ms - self.hash_ms:.1f} ms;"
+                f" p99 +{alone.p99_ms - self.hash_ms:.1f} ms)",
                 f"<= {allowed:.1f} ms",
-                p50 <= allowed,
+                alone.p50_ms <= allowed,
+            )
+        )
+        login_cpu = statistics.median(m.cpu_ms_per_request or 0.0 for m in self.measured[LOGIN])
+        floor_cpu = statistics.median(m.cpu_ms_per_request or 0.0 for m in self.measured[HASH_FLOOR])
+        stock_cpu = statistics.median(m.cpu_ms_per_request or 0.0 for m in self.measured[STOCK_LOGIN])
+        targets.append(
+            Target(
+                f"{LOGIN} req/s vs {HASH_FLOOR}, and CPU per login over the floor's",
+                f"{self._ratio(LOGIN, HASH_FLOOR):.2f}x; CPU {login_cpu:.1f} ms, +{login_cpu - floor_cpu:.1f} ms"
+                f" over the floor (stock: +{stock_cpu - floor_cpu:.1f} ms)",
+                "(the floor: reported, no target)",
+                True,
             )
         )
         for name, today in TODAY_CPU_MS.items():

@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.models import User
+from config.urls_bench import HASH_FLOOR_PASSWORD
 from otp.models import CodePurpose, SmsDevice, code_digest
 
 from .load import RequestLine
@@ -88,6 +89,10 @@ def _json(**body: str) -> str:
 
 def _bearer(user: User) -> str:
     return f"Bearer {tokens_for_login(user, amr=AMR_PASSWORD).id_token}"
+
+
+def floor_lines() -> list[RequestLine]:
+    return [RequestLine(body=_json(password=HASH_FLOOR_PASSWORD))]
 
 
 def login_lines(users: list[User]) -> list[RequestLine]:

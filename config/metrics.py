@@ -55,6 +55,12 @@ second_factor_failures = Counter(
     ["context"],
 )
 account_lockouts = Counter("auth_account_lockouts", "Accounts locked after too many second-factor failures.")
+new_device_logins = Counter(
+    "auth_new_device_logins", "Successful logins from a device the account had not used (alert emailed)."
+)
+accounts_frozen = Counter(
+    "auth_accounts_frozen", "Accounts frozen, by how (link, api, page, support).", ["how"]
+)
 sms_sent = Counter("auth_sms_sent", "SMS codes handed to the gateway, by purpose.", ["purpose"])
 sms_refused = Counter(
     "auth_sms_refused", "SMS codes refused by a daily cap (per user, per number, overall).", ["cap"]
@@ -108,6 +114,10 @@ def security_event_count(*, type: str, details: Mapping[str, Any]) -> None:
             logins.labels("failed", "second_factor").inc()
     elif type == "ACCOUNT_LOCKED":
         account_lockouts.inc()
+    elif type == "NEW_DEVICE_LOGIN":
+        new_device_logins.inc()
+    elif type == "ACCOUNT_FROZEN":
+        accounts_frozen.labels(_safe_label(details.get("how", "other"))).inc()
 
 
 def sms_sent_count(*, purpose: str) -> None:

@@ -18,6 +18,7 @@ from django_tasks_db.models import DBTaskResult
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
+from accounts.auth.new_devices import new_device_remember
 from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.core.client import Client
 from accounts.core.events import security_event_record
@@ -46,6 +47,12 @@ def _login_body(user: User, **extra: str) -> dict[str, str]:
     return {"email": user.email, "password": DEFAULT_PASSWORD, **extra}
 
 
+def _signed_up_here(user: User) -> User:
+    """`user` as if made by a sign-up from the test client: its logins come from a known device."""
+    new_device_remember(user=user, client=Client(ip="127.0.0.1", user_agent=USER_AGENT))
+    return user
+
+
 def _phone_pending(user: User) -> User:
     """`user` with an unverified phone; its verification code is the last SMS sent."""
     return otp_services.sms_device_add(user=user, phone="612345678", country="ES", otp=None, client=Client())
@@ -62,8 +69,16 @@ def _phone_verified(user: User) -> User:
 
 
 def test_login(client: APIClient, user: User, django_assert_max_num_queries) -> None:
-    # the user by email; last login; the LOGIN_SUCCEEDED event; the session
-    with django_assert_max_num_queries(4):
+    _signed_up_here(user)
+    # the user by email; BEGIN, last login, the LOGIN_SUCCEEDED event, the known devices, the session, COMMIT
+    with django_assert_max_num_queries(7):
+        response = client.post("/auth/login", _login_body(user), format="json")
+    assert response.status_code == 200
+
+
+def test_login_from_a_new_device(client: APIClient, user: User, django_assert_max_num_queries) -> None:
+    # as a login, and the device remembered, the NEW_DEVICE_LOGIN event and the email's task
+    with django_assert_max_num_queries(10):
         response = client.post("/auth/login", _login_body(user), format="json")
     assert response.status_code == 200
 
@@ -88,9 +103,10 @@ def test_login_asks_for_the_second_factor(
 def test_login_with_totp(
     client: APIClient, totp_user: tuple[User, pyotp.TOTP], django_assert_max_num_queries
 ) -> None:
-    user, authenticator = totp_user
-    # the user by email; BEGIN, the user and the TOTP device locked, the device's last step, the failure count, COMMIT; last login; the event; the session
-    with django_assert_max_num_queries(10):
+    user, authenticator = _signed_up_here(totp_user[0]), totp_user[1]
+    # the user by email; BEGIN, the user and the TOTP device locked, the device's last step, the failure count,
+    # COMMIT; BEGIN, last login, the event, the known devices, the session, COMMIT
+    with django_assert_max_num_queries(13):
         response = client.post(
             "/auth/login", _login_body(user), format="json", HTTP_X_OTP=authenticator.now()
         )
@@ -112,10 +128,10 @@ def test_login_with_an_sms_code(
     client: APIClient, user: User, settings: Settings, django_assert_max_num_queries
 ) -> None:
     settings.SMS_RESEND_COOLDOWN_SECONDS = 0
-    user = _phone_verified(user)
+    user = _signed_up_here(_phone_verified(user))
     otp_services.login_sms_code_send(user=user)
     # as with TOTP, the phone instead of the TOTP device
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(13):
         response = client.post("/auth/login", _login_body(user), format="json", HTTP_X_OTP=last_sms_code())
     assert response.status_code == 200
 
@@ -193,8 +209,9 @@ def test_register_a_taken_email(client: APIClient, user: User, django_assert_max
 
 def test_password_change(auth_client: APIClient, django_assert_max_num_queries) -> None:
     body = {"currentPassword": DEFAULT_PASSWORD, "newPassword": NEW_PASSWORD}
-    # the user; BEGIN, the password and generation, generation read back, the browser sessions' keys, the sessions ended, the trusted devices revoked, the event, COMMIT; the email's task
-    with django_assert_max_num_queries(10):
+    # the user; BEGIN, the security change, the password and generation, generation read back, the browser
+    # sessions' keys, the sessions ended, the trusted devices revoked, the event, COMMIT; the email's task
+    with django_assert_max_num_queries(11):
         response = auth_client.post("/auth/password/change", body, format="json")
     assert response.status_code == 200
 
@@ -212,8 +229,9 @@ def test_password_reset_confirm(client: APIClient, user: User, django_assert_max
         "token": default_token_generator.make_token(user),
         "newPassword": NEW_PASSWORD,
     }
-    # the user; BEGIN, the user locked, the password and generation, generation read back, the browser sessions' keys, the sessions ended, the trusted devices revoked, the event, COMMIT; the email's task
-    with django_assert_max_num_queries(11):
+    # the user; BEGIN, the user locked, the security change, the password and generation, generation read back,
+    # the browser sessions' keys, the sessions ended, the trusted devices revoked, the event, COMMIT; the email's task
+    with django_assert_max_num_queries(12):
         response = client.post("/auth/password/reset/confirm", body, format="json")
     assert response.status_code == 200
 
@@ -232,8 +250,9 @@ def test_sms_method_add(auth_client: APIClient, django_assert_max_num_queries) -
 
 def test_sms_method_delete(auth_client: APIClient, user: User, django_assert_max_num_queries) -> None:
     _phone_pending(user)
-    # the user; whether a phone exists; BEGIN, the user locked, delete, recovery codes, the user, trusted devices revoked, the event, COMMIT; the phone again for the profile; the email's task
-    with django_assert_max_num_queries(12):
+    # the user; whether a phone exists; BEGIN, the user locked, delete, recovery codes, the user, trusted
+    # devices revoked, the event, the security change, COMMIT; the phone again for the profile; the email's task
+    with django_assert_max_num_queries(13):
         response = auth_client.delete("/auth/otp/methods/sms")
     assert response.status_code == 200
 
@@ -250,8 +269,9 @@ def test_totp_method_delete_with_step_up(
 ) -> None:
     user, authenticator = totp_user
     authenticate(client, user)
-    # the user; whether TOTP exists; the step-up transaction (6); the delete transaction (8, trusted devices revoked); the phone for the profile; the email's task
-    with django_assert_max_num_queries(18):
+    # the user; whether TOTP exists; the step-up transaction (6); the delete transaction (9, trusted devices
+    # revoked, the security change); the phone for the profile; the email's task
+    with django_assert_max_num_queries(19):
         response = client.delete("/auth/otp/methods/totp", HTTP_X_OTP=authenticator.now())
     assert response.status_code == 200
 
@@ -289,8 +309,8 @@ def test_code_send_by_email(client: APIClient, django_assert_max_num_queries) ->
 def test_code_confirms_the_phone(auth_client: APIClient, user: User, django_assert_max_num_queries) -> None:
     _phone_pending(user)
     # the user; whether a phone exists; BEGIN, the user and the phone locked, code used, confirmed, the event,
-    # a pending TOTP dropped, the user, COMMIT; the phone for the profile; the email's task
-    with django_assert_max_num_queries(13):
+    # a pending TOTP dropped, the security change, the user, COMMIT; the phone for the profile; the email's task
+    with django_assert_max_num_queries(14):
         response = auth_client.post(
             "/auth/otp/code", {"channel": "SMS"}, format="json", HTTP_X_OTP=last_sms_code()
         )
@@ -315,8 +335,8 @@ def test_code_confirms_totp(auth_client: APIClient, user: User, django_assert_ma
     enrolment = otp_services.totp_device_create(user=user, otp=None, client=Client())
     code = pyotp.TOTP(enrolment.secret).now()
     # the user; whether a device exists; BEGIN, the user and the device locked, its last step, confirmed, the event,
-    # a pending phone dropped, the user, COMMIT; the phone for the profile; the email's task
-    with django_assert_max_num_queries(13):
+    # a pending phone dropped, the security change, the user, COMMIT; the phone for the profile; the email's task
+    with django_assert_max_num_queries(14):
         response = auth_client.post("/auth/otp/code", {"channel": "TOTP"}, format="json", HTTP_X_OTP=code)
     assert response.json()["hasValidatedSecret"] is True
 

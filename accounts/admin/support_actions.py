@@ -48,6 +48,20 @@ SUPPORT_ACTIONS = {
             "unblock", "Unblock accounts", "The accounts can log in again.", support.account_unblock
         ),
         SupportAction(
+            "freeze",
+            "Freeze accounts",
+            "As if the owner froze it: every session and token stops working, no device is trusted, and "
+            "nobody can log in until the owner resets the password (or support unfreezes it).",
+            support.account_freeze,
+        ),
+        SupportAction(
+            "unfreeze",
+            "Unfreeze accounts",
+            "The accounts can log in again with their password and second factor, without a password reset. "
+            "Only do this once you are sure who you are talking to.",
+            support.account_unfreeze,
+        ),
+        SupportAction(
             "unlock",
             "Unlock accounts",
             "Lifts the lock and clears the failed password and code attempts.",

@@ -46,6 +46,8 @@ USER_FIELDSETS = [
                 "password_compromised_at",
                 "password_checked_at",
                 "closed_at",
+                "frozen_at",
+                "security_changed_at",
                 "security_events",
             ]
         },
@@ -200,6 +202,9 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
     def has_block_user_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.block_user")
 
+    def has_freeze_user_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.freeze_user")
+
     def has_unlock_user_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.unlock_user")
 
@@ -226,6 +231,14 @@ class UserAdmin(SupportActionMixin, FastListMixin, admin.ModelAdmin):
     @admin.action(description="Unblock the selected accounts", permissions=["block_user"])
     def unblock(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
         return self.support_action_run(request, queryset, SUPPORT_ACTIONS["unblock"])
+
+    @admin.action(description="Freeze the selected accounts", permissions=["freeze_user"])
+    def freeze(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        return self.support_action_run(request, queryset, SUPPORT_ACTIONS["freeze"])
+
+    @admin.action(description="Unfreeze the selected accounts", permissions=["freeze_user"])
+    def unfreeze(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        return self.support_action_run(request, queryset, SUPPORT_ACTIONS["unfreeze"])
 
     @admin.action(description="Unlock the selected accounts", permissions=["unlock_user"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:

@@ -74,6 +74,7 @@ class LoginApi(NoStoreApi, APIView):
                 ErrorCode.METHOD_NOT_ALLOWED,
                 ErrorCode.AUTHENTICATION_FAILED,
                 ErrorCode.ACCOUNT_BLOCKED,
+                ErrorCode.ACCOUNT_FROZEN,
                 ErrorCode.ACCOUNT_LOCKED,
                 ErrorCode.OTP_REQUIRED,
                 ErrorCode.OTP_INVALID,

@@ -127,6 +127,24 @@ PROFILE_FIELDS: tuple[ProfileField, ...] = (
         ),
     ),
     ProfileField(
+        "antiPhishingCode",
+        lambda user: user.anti_phishing_code or None,
+        serializers.CharField(
+            required=False,
+            help_text="Shown at the top of every email the service sends the user; absent when none is set.",
+        ),
+    ),
+    ProfileField(
+        "lastSecurityChangeDate",
+        lambda user: user.security_changed_at,
+        serializers.DateTimeField(
+            required=False,
+            help_text="The last password change or reset, email change, factor added, removed or reset, "
+            "unfreeze or anti-phishing code change; absent when none. Also the idToken claim "
+            "`security_changed_at`.",
+        ),
+    ),
+    ProfileField(
         "pendingEmail",
         lambda user: email_obfuscate(pending) if (pending := user.email_change_pending()) else None,
         serializers.CharField(

@@ -7,6 +7,7 @@ from accounts.api import auth as auth_api
 from accounts.api import events as api_events
 from accounts.api import mfa_reset as api_mfa_reset
 from accounts.api import passwords as passwords_api
+from accounts.api import protection as protection_api
 from accounts.api import sessions as api_sessions
 
 urlpatterns = [
@@ -19,6 +20,8 @@ urlpatterns = [
     path("me/email/confirm", account_life.EmailChangeConfirmApi.as_view(), name="me-email-confirm"),
     path("me/export", account_life.DataExportApi.as_view(), name="me-export"),
     path("me/close", account_life.AccountCloseApi.as_view(), name="me-close"),
+    path("me/freeze", protection_api.AccountFreezeApi.as_view(), name="me-freeze"),
+    path("me/anti-phishing-code", protection_api.AntiPhishingCodeApi.as_view(), name="me-anti-phishing-code"),
     path("register", auth_api.RegisterApi.as_view(), name="register"),
     path("logout", auth_api.LogoutApi.as_view(), name="logout"),
     path("logout/all", auth_api.LogoutAllApi.as_view(), name="logout-all"),

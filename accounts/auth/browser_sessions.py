@@ -6,8 +6,9 @@ once (`browser_session_key_cycle`, and the login's `browser_session_start`); a c
 anywhere else is seen by the middleware at the next request, which compares the key with the
 one the row was last told (kept in the session: no query while the key stays the same).
 
-Also the trusted-device cookie of the pages: HttpOnly, SameSite=Lax, Secure when the
-session cookie is (production), read at the next page login.
+Also the pages' two cookies, HttpOnly, SameSite=Lax, Secure when the session cookie is
+(production): the trusted-device cookie, read at the next page login, and the long-lived
+device cookie by which a browser is known to the users who logged in with it (accounts.auth.new_devices).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.contrib.auth import logout as auth_logout
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from accounts.auth.new_devices import COOKIE_MAX_LENGTH, device_cookie_new
 from accounts.auth.sessions import session_end_quietly, session_id_parse, session_start
 from accounts.core.client import client_from
 from accounts.models import User, UserSession
@@ -99,6 +101,23 @@ def trusted_device_cookie_set(response: HttpResponse, token: str) -> None:
         settings.TRUSTED_DEVICE_COOKIE_NAME,
         token,
         max_age=settings.TRUSTED_DEVICE_DAYS * 24 * 60 * 60,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def device_cookie_of(request: HttpRequest) -> str:
+    """This browser's device cookie, or a new value when it has none (or not one of ours)."""
+    value = request.COOKIES.get(settings.DEVICE_COOKIE_NAME, "")
+    return value if 0 < len(value) <= COOKIE_MAX_LENGTH else device_cookie_new()
+
+
+def device_cookie_set(response: HttpResponse, value: str) -> None:
+    response.set_cookie(
+        settings.DEVICE_COOKIE_NAME,
+        value,
+        max_age=settings.DEVICE_COOKIE_DAYS * 24 * 60 * 60,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
         samesite="Lax",

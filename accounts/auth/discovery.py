@@ -9,8 +9,21 @@ from django.urls import reverse
 
 from accounts.auth.signing_keys import key_set
 
-# What an idToken carries (accounts/auth/tokens.py); `token_type` and `gen` are for this service only.
-CLAIMS_SUPPORTED = ["sub", "iss", "aud", "exp", "iat", "jti", "email", "email_verified", "amr", "sid"]
+# What an idToken carries (accounts/auth/tokens.py; `security_changed_at` only after a security change);
+# `token_type` and `gen` are for this service only.
+CLAIMS_SUPPORTED = [
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "jti",
+    "email",
+    "email_verified",
+    "amr",
+    "sid",
+    "security_changed_at",
+]
 # The service has no OAuth authorization endpoint: it issues idTokens, from POST /auth/login.
 RESPONSE_TYPES_SUPPORTED = ["id_token"]
 

@@ -145,8 +145,9 @@ def bearer_user_read(user_id: int, session_id: object) -> tuple[User, bool] | No
 # --- Refresh's owner -------------------------------------------------------------------------
 
 # What refresh and logout read of the owner: the account's state (`account_refusal`), the
-# token generation and the idToken's claims. The other columns stay deferred (each would be a
-# query if read: the query budgets would show it), and are not parsed on every refresh.
+# token generation and the idToken's claims (`security_changed_at` among them). The other
+# columns stay deferred (each would be a query if read: the query budgets would show it), and
+# are not parsed on every refresh.
 REFRESH_OWNER_FIELDS = (
     "id",
     "email",
@@ -156,6 +157,7 @@ REFRESH_OWNER_FIELDS = (
     "closed_at",
     "email_verified_at",
     "token_generation",
+    "security_changed_at",
 )
 
 

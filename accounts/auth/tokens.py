@@ -175,6 +175,9 @@ def id_token_for(user: User, *, amr: list[str], session_id: str) -> IdToken:
     token["amr"] = amr
     token["gen"] = user.token_generation
     token["sid"] = session_id
+    if user.security_changed_at is not None:
+        # NumericDate of the last security change: platforms hold withdrawals for a while after it.
+        token["security_changed_at"] = int(user.security_changed_at.timestamp())
     return token
 
 

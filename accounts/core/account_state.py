@@ -2,7 +2,8 @@
 
 Password login, every second factor, passkeys, refresh, the bearer check, the pages and the
 admin all ask here. A deactivated account (`is_active = False`, set by staff) is refused
-like a BLOCKED one; a LOCKED one until its lock lifts. The status is revealed only after
+like a BLOCKED one; a FROZEN one until its owner resets the password; a LOCKED one until
+its lock lifts. The status is revealed only after
 the right password, so callers ask once the credentials have checked out.
 
 A closed account (accounts.flows.closing) goes further: it behaves as an unknown email. Password
@@ -29,13 +30,15 @@ def account_refusal(user: User, now: datetime | None = None) -> ServiceError | N
     status = user.effective_status(now)
     if not user.is_active or status == User.Status.BLOCKED:
         return ServiceError(ErrorCode.ACCOUNT_BLOCKED)
+    if status == User.Status.FROZEN:
+        return ServiceError(ErrorCode.ACCOUNT_FROZEN)
     if status == User.Status.LOCKED:
         return ServiceError(ErrorCode.ACCOUNT_LOCKED, retry_after=user.lock_seconds_left(now))
     return None
 
 
 def account_status_check(user: User, now: datetime | None = None) -> None:
-    """Raise the refusal of `account_refusal`: 403 account_blocked or account_locked."""
+    """Raise the refusal of `account_refusal`: 403 account_blocked, account_frozen or account_locked."""
     refusal = account_refusal(user, now)
     if refusal is not None:
         raise refusal

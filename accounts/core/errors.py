@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     LOGIN_THROTTLED = "login_throttled"
     ACCOUNT_BLOCKED = "account_blocked"
     ACCOUNT_LOCKED = "account_locked"
+    ACCOUNT_FROZEN = "account_frozen"
     TOKEN_NOT_VALID = "token_not_valid"
     OTP_REQUIRED = "otp_required"
     OTP_INVALID = "otp_invalid"
@@ -61,6 +62,10 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, StrOrPromise]] = {
     ErrorCode.ACCOUNT_LOCKED: (
         403,
         _("This account is locked after too many failed codes. Wait, reset the password or contact support."),
+    ),
+    ErrorCode.ACCOUNT_FROZEN: (
+        403,
+        _("This account is frozen to protect it. To use it again, reset your password."),
     ),
     ErrorCode.TOKEN_NOT_VALID: (403, _("The token is not valid.")),
     ErrorCode.OTP_REQUIRED: (403, _("A second factor is required: send a code in the x-otp header.")),

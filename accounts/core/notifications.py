@@ -8,6 +8,7 @@ carries a code, a secret or a token that lets anyone in; the one link token, in 
 is scheduled" email, can only cancel that reset.
 
 A factor counts as added once it is verified: an unconfirmed enrolment is not yet a way in.
+Every security notice (`SECURITY_NOTICES`) carries a freeze link, made with the notice.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from django_tasks import task
 
+from accounts.core.freeze_links import freeze_link_url
 from accounts.core.mail import email_send
 from accounts.core.tasks import delivery_run, task_enqueue
 from accounts.models import User
@@ -44,9 +46,17 @@ def _context_from_json(arguments: dict[str, Any]) -> dict[str, Any]:
 
 @task()
 def notification_email_send(
-    *, delivery_id: str, to: str, language: str, template: str, context: dict[str, Any], attempt: int = 1
+    *,
+    delivery_id: str,
+    to: str,
+    language: str,
+    template: str,
+    context: dict[str, Any],
+    anti_phishing_code: str = "",
+    attempt: int = 1,
 ) -> str:
-    """The task that sends one notification, once (`delivery_run`)."""
+    """The task that sends one notification, once (`delivery_run`). `anti_phishing_code` is the
+    user's when the notice was made (empty for a task queued before the code existed)."""
     return delivery_run(
         task=notification_email_send,
         arguments={
@@ -55,17 +65,44 @@ def notification_email_send(
             "language": language,
             "template": template,
             "context": context,
+            "anti_phishing_code": anti_phishing_code,
             "attempt": attempt,
         },
         kind=template,
         send=lambda: email_send(
-            to=to, language=language, template=template, context=_context_from_json(context)
+            to=to,
+            language=language,
+            template=template,
+            context=_context_from_json(context),
+            anti_phishing_code=anti_phishing_code,
         ),
     )
 
 
+# The emails that say something changed that only the owner should change, or that someone
+# may be in the account: each carries "This wasn't me: freeze my account" (API.md, "Freezing").
+SECURITY_NOTICES = frozenset(
+    {
+        "new_device_login",
+        "password_changed",
+        "password_reset_done",
+        "factor_added",
+        "factor_removed",
+        "recovery_codes_generated",
+        "recovery_code_used",
+        "anti_phishing_code_changed",
+        "second_factor_failures",
+        "password_compromised",
+        "email_changed",
+    }
+)
+
+
 def _notify(*, user: User, template: str, context: dict[str, Any] | None = None, to: str = "") -> None:
-    """Email `user` (at `to` when given) with `templates/emails/<template>.*` if the current transaction commits."""
+    """Email `user` (at `to` when given) with `templates/emails/<template>.*` if the current transaction
+    commits; a security notice carries a fresh freeze link."""
+    if template in SECURITY_NOTICES:
+        context = {**(context or {}), "freeze_url": freeze_link_url(user)}
     task_enqueue(
         notification_email_send,
         delivery_id=str(uuid.uuid4()),
@@ -73,6 +110,7 @@ def _notify(*, user: User, template: str, context: dict[str, Any] | None = None,
         language=user.language,
         template=template,
         context=_context_to_json(context or {}),
+        anti_phishing_code=user.anti_phishing_code,
     )
 
 
@@ -147,6 +185,24 @@ def account_unblocked_notify(*, user: User) -> None:
 def tokens_revoked_notify(*, user: User) -> None:
     """Support signed the account out everywhere (the user's own logout-all is not told)."""
     _notify(user=user, template="tokens_revoked")
+
+
+def new_device_login_notify(*, user: User, when: datetime, device: str, ip: str | None) -> None:
+    """A sign-in from a device the account has not used (accounts.auth.new_devices)."""
+    _notify(user=user, template="new_device_login", context={"when": when, "device": device, "ip": ip or ""})
+
+
+def account_frozen_notify(*, user: User) -> None:
+    _notify(user=user, template="account_frozen")
+
+
+def account_unfrozen_notify(*, user: User) -> None:
+    _notify(user=user, template="account_unfrozen")
+
+
+def anti_phishing_code_changed_notify(*, user: User, action: str) -> None:
+    """`action` is `set`, `changed` or `removed`; a set or changed code shows at the top of this email."""
+    _notify(user=user, template="anti_phishing_code_changed", context={"action": action})
 
 
 def email_change_attempt_notify(*, owner: User) -> None:

@@ -24,6 +24,7 @@ from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_record
+from accounts.core.security_changes import security_change_record
 from accounts.flows.passwords import password_recheck
 from accounts.models import SecurityEvent, User, email_normalize, email_obfuscate
 from otp import services as otp_services
@@ -101,6 +102,7 @@ def email_change_confirm(*, user: User, code: str, client: Client, keep_session:
         )
         # Every token revoked, as after a password change (and recorded as one: EMAIL_CHANGED).
         credentials_revoke_all(user=locked, keep_session=keep_session)
+        security_change_record(user=locked)
         notifications.email_changed_notify(
             user=locked, old_email=old_email, new_email_shown=email_obfuscate(new_email)
         )

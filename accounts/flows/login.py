@@ -6,9 +6,11 @@ import dataclasses
 import functools
 
 from django.contrib.auth.hashers import check_password, make_password
+from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from accounts.auth.new_devices import new_device_login_check
 from accounts.auth.tokens import (
     AMR_PASSKEY,
     AMR_PASSWORD,
@@ -168,15 +170,29 @@ def login_record(
     client: Client,
     trusted_device: bool = False,
     passwordless: bool = False,
+    device_cookie: str | None = None,
 ) -> list[str]:
-    """Note the login on the account and in the audit trail; the `amr` of its tokens."""
+    """Note the login on the account and in the audit trail, tell a new device; the `amr` of its tokens.
+
+    Run it in the transaction that starts the login's session: its UPDATE of the account's
+    row waits for a freeze, block or logout-all under way, and finds the account changed
+    (refused if it may no longer authenticate); one that starts later ends this session.
+    `device_cookie`: the pages' device cookie of this browser (accounts.auth.new_devices).
+    """
     user.last_login, user.last_login_device = timezone.now(), client.user_agent
     # A lock that has lifted by itself ends here too, with a fresh second-factor budget.
     fields = ["last_login", "last_login_device", *user.lock_lift_if_expired(user.last_login)]
-    User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
+    values = {field: getattr(user, field) for field in fields}
+    if not User.objects.filter(pk=user.pk, token_generation=user.token_generation).update(**values):
+        user.refresh_from_db(fields=["status", "locked_until", "is_active", "token_generation"])
+        account_status_check(user)
+        User.objects.filter(pk=user.pk).update(**values)
     factor = method.lower() if method else ("trusted_device" if trusted_device else "password")
     details = {"factor": factor, "passwordless": True} if passwordless else {"factor": factor}
     security_event_record(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details=details)
+    new_device_login_check(
+        user=user, client=client, trusted_device=trusted_device, device_cookie=device_cookie
+    )
     if passwordless:
         return AMR_PASSKEY
     if method == otp_services.Method.WEBAUTHN:
@@ -212,9 +228,10 @@ def login(
         if trusted
         else login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client, webauthn=webauthn)
     )
-    amr = login_record(user=user, method=method, client=client, trusted_device=trusted)
-    tokens = tokens_for_login(user, amr=amr, client=client)
-    if method is None or not trust_device:
-        return tokens
-    trusted_now = trusted_device_create(user=user, client=client)
+    with transaction.atomic():
+        amr = login_record(user=user, method=method, client=client, trusted_device=trusted)
+        tokens = tokens_for_login(user, amr=amr, client=client)
+        if method is None or not trust_device:
+            return tokens
+        trusted_now = trusted_device_create(user=user, client=client)
     return dataclasses.replace(tokens, device_token=trusted_now.token)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from accounts.auth.tokens import IssuedTokens, tokens_for_login
 from accounts.core.account_state import account_status_check
 from accounts.core.client import Client
@@ -65,5 +67,7 @@ def passwordless_login_verify(*, challenge_id: str, credential: object, client: 
 def passwordless_login(*, challenge_id: str, credential: object, client: Client) -> IssuedTokens:
     """`POST /auth/login/webauthn`: tokens with `amr` ["pop", "mfa"] (RFC 8176)."""
     user = passwordless_login_verify(challenge_id=challenge_id, credential=credential, client=client)
-    amr = login_flows.login_record(user=user, method=Method.WEBAUTHN, client=client, passwordless=True)
-    return tokens_for_login(user, amr=amr, client=client)
+    # One transaction with the session, as every login (accounts.flows.login.login_record).
+    with transaction.atomic():
+        amr = login_flows.login_record(user=user, method=Method.WEBAUTHN, client=client, passwordless=True)
+        return tokens_for_login(user, amr=amr, client=client)

@@ -10,7 +10,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django_tasks import task
@@ -26,10 +25,12 @@ from accounts.core.login_throttles import (
     login_failures_forget,
 )
 from accounts.core.mail import email_send
+from accounts.core.security_changes import security_change_record
 from accounts.core.tasks import delivery_run, task_enqueue
 from accounts.core.validators import PASSWORD_COMPROMISED_CODE
 from accounts.flows.login import password_failure_record
 from accounts.flows.password_breaches import password_breach_fields_clear
+from accounts.flows.unfreezing import account_unfreeze_record
 from accounts.models import SecurityEvent, User, email_normalize
 from config.logs import request_id_bound, request_id_var
 from otp import services as otp_services
@@ -52,9 +53,10 @@ def password_validate(*, password: str, user: User, field: str) -> None:
 
 
 def _password_set(user: User, password: str, *, keep_session: object = None) -> None:
-    """New password: tokens issued before stop working, sessions but `keep_session` end, no device is trusted."""
+    """New password: tokens issued before stop working, sessions but `keep_session` end, no device is
+    trusted; a security change."""
     user.set_password(password)
-    user.password_changed_at = timezone.now()
+    user.password_changed_at = security_change_record(user=user)
     saving = ["password", "password_changed_at", *password_breach_fields_clear(user)]
     credentials_revoke_all(user=user, keep_session=keep_session, saving=saving)
 
@@ -136,7 +138,9 @@ def password_reset_link_send(
                 "uid": urlsafe_base64_encode(force_bytes(user.pk)),
                 "token": default_token_generator.make_token(user),
                 "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+                "frozen": user.status == User.Status.FROZEN,
             },
+            anti_phishing_code=user.anti_phishing_code,
         )
 
     return delivery_run(
@@ -164,7 +168,8 @@ def _password_reset_user(uid: str, token: str) -> User:
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str, client: Client) -> User:
-    """Set a new password from an emailed link. It does not log in; a lock from failed codes lifts."""
+    """Set a new password from an emailed link. It does not log in; a lock from failed codes lifts,
+    a frozen account is ACTIVE again (its second factors kept)."""
     user = _password_reset_user(uid, token)
     password_validate(password=new_password, user=user, field="newPassword")
     with transaction.atomic():
@@ -175,6 +180,8 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str, client: C
             security_event_record(
                 user=user, type=EventType.ACCOUNT_UNLOCKED, client=client, details={"by": "password reset"}
             )
+        if user.status == User.Status.FROZEN:
+            account_unfreeze_record(user=user, client=client)
         security_event_record(user=user, type=EventType.PASSWORD_RESET, client=client)
         notifications.password_reset_notify(user=user)
     return user

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django_tasks import task
 
+from accounts.auth.new_devices import new_device_remember
 from accounts.core.client import Client
 from accounts.core.events import security_event_record
 from accounts.core.mail import email_send
@@ -50,10 +51,11 @@ def user_create_or_owner_notify(
     *, email: str, password_hash: str, client: dict[str, str | None], request_id: str | None
 ) -> str:
     """The task behind `user_register`: a new email's account and code, or a taken email's notice."""
+    signed_up_from = Client(**client)
     with request_id_bound(request_id):
-        owner_language = User.objects.filter(email=email).values_list("language", flat=True).first()
+        owner = User.objects.filter(email=email).values_list("language", "anti_phishing_code").first()
+        owner_language, owner_code = owner if owner is not None else (None, "")
         if owner_language is None:
-            signed_up_from = Client(**client)
             try:
                 with transaction.atomic():
                     user = User.objects.create_user(
@@ -63,19 +65,26 @@ def user_create_or_owner_notify(
                         language=signed_up_from.language or settings.LANGUAGE_CODE,
                     )
                     security_event_record(user=user, type=EventType.SIGNED_UP, client=signed_up_from)
+                    new_device_remember(user=user, client=signed_up_from)
                     otp_services.email_verification_code_send(user=user)
                 return "created"
             except IntegrityError:
                 # Registered concurrently: as for a taken email.
                 owner_language = signed_up_from.language or settings.LANGUAGE_CODE
         task_enqueue(
-            signup_attempt_notify, delivery_id=str(uuid.uuid4()), email=email, language=owner_language
+            signup_attempt_notify,
+            delivery_id=str(uuid.uuid4()),
+            email=email,
+            language=owner_language,
+            anti_phishing_code=owner_code,
         )
         return "taken"
 
 
 @task()
-def signup_attempt_notify(*, delivery_id: str, email: str, language: str, attempt: int = 1) -> str:
+def signup_attempt_notify(
+    *, delivery_id: str, email: str, language: str, anti_phishing_code: str = "", attempt: int = 1
+) -> str:
     """Tell the owner of a taken email that someone tried to sign up with it, at most once per
     `SIGNUP_ATTEMPT_NOTICE_COOLDOWN_SECONDS`: repeated sign-ups must not flood their inbox."""
     key = "signup-attempt-notice:" + hashlib.sha256(email.encode()).hexdigest()
@@ -84,10 +93,20 @@ def signup_attempt_notify(*, delivery_id: str, email: str, language: str, attemp
         return "cooling down"
     return delivery_run(
         task=signup_attempt_notify,
-        arguments={"delivery_id": delivery_id, "email": email, "language": language, "attempt": attempt},
+        arguments={
+            "delivery_id": delivery_id,
+            "email": email,
+            "language": language,
+            "anti_phishing_code": anti_phishing_code,
+            "attempt": attempt,
+        },
         kind="signup_attempt",
         send=lambda: email_send(
-            to=email, language=language, template="signup_attempt", context={"email": email}
+            to=email,
+            language=language,
+            template="signup_attempt",
+            context={"email": email},
+            anti_phishing_code=anti_phishing_code,
         ),
     )
 

@@ -1,11 +1,11 @@
-"""Support actions on an account: block, unblock, unlock, MFA reset, sign out, resend verification,
-reopen a closed account.
+"""Support actions on an account: block, unblock, freeze, unfreeze, unlock, MFA reset, sign out,
+resend verification, reopen a closed account.
 
 Each needs a reason, is recorded in the audit trail with the staff member as actor and
 tells the user by email. `staff_member=None` is an operator at the command line
 (`manage.py mfa_reset`), recorded as the SYSTEM actor. Only a superuser may act on a
 staff account, so support cannot lock out the people who supervise it. An MFA reset is
-scheduled, not done at once (accounts.mfa_resets).
+scheduled, not done at once (accounts.flows.mfa_resets).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_actor_of, security_event_record
 from accounts.core.login_throttles import login_failures_forget
+from accounts.flows import freezing
 from accounts.flows import mfa_resets as mfa_resets_flows
 from accounts.flows.closing import account_reopen_deadline
+from accounts.flows.unfreezing import account_unfreeze_record
 from accounts.models import MfaResetRequest, SecurityEvent, User
 from otp import services as otp_services
 from otp.services import mfa_reset_apply
@@ -114,6 +116,34 @@ def account_unblock(
         user=user, type=EventType.ACCOUNT_UNBLOCKED, staff_member=staff_member, reason=reason, client=client
     )
     notifications.account_unblocked_notify(user=user)
+    return user
+
+
+@transaction.atomic
+def account_freeze(*, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT) -> User:
+    """FROZEN as if its owner had frozen it (the user asked support, or support saw a takeover)."""
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    if user.status == User.Status.BLOCKED:
+        raise _refusal(_("The account is blocked: it cannot be frozen."))
+    if user.status == User.Status.FROZEN:
+        raise _refusal(_("The account is already frozen."))
+    freezing.account_freeze(
+        user=user, how=freezing.FreezeMethod.SUPPORT, client=client, staff_member=staff_member, reason=reason
+    )
+    return user
+
+
+@transaction.atomic
+def account_unfreeze(
+    *, user: User, staff_member: User | None, reason: str, client: Client = NO_CLIENT
+) -> User:
+    """ACTIVE again without a password reset (support made sure who they are talking to); factors kept."""
+    reason = _reason_clean(reason)
+    user = _account_lock_for_change(user, staff_member)
+    if user.status != User.Status.FROZEN:
+        raise _refusal(_("The account is not frozen."))
+    account_unfreeze_record(user=user, client=client, staff_member=staff_member, reason=reason)
     return user
 
 

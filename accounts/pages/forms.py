@@ -218,3 +218,22 @@ class PasswordResetConfirmForm(PageForm):
             )
             return
         super().add_service_error(error)
+
+
+class AntiPhishingCodeForm(StepUpForm):
+    """The code every genuine email shows; the service checks it (4 to 20 ASCII letters and digits)."""
+
+    anti_phishing_code = forms.CharField(
+        label=_("Anti-phishing code"),
+        max_length=40,
+        strip=False,
+        help_text=_("4 to 20 letters (A-Z, a-z) and digits. Pick a word nobody could guess."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+    service_fields = {"code": "anti_phishing_code"}
+
+
+class ConfirmForm(PageForm):
+    """A confirmation step with nothing to fill in: the button is the answer."""

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -20,6 +21,8 @@ from accounts import selectors
 from accounts.auth.browser_sessions import (
     browser_session_key_cycle,
     browser_session_start,
+    device_cookie_of,
+    device_cookie_set,
 )
 from accounts.core.account_state import account_status_check
 from accounts.core.client import client_from
@@ -80,25 +83,32 @@ def login_complete(
 ) -> HttpResponse:
     """Both steps passed (or a passkey alone): record the login, open a fresh session, verified by
     the factor used. A login on a trusted device is not verified: changing a factor still asks
-    for a code."""
-    amr = login_flows.login_record(
-        user=user,
-        method=method,
-        client=client_from(request),
-        trusted_device=trusted_device,
-        passwordless=passwordless,
-    )
-    auth_login(request, user)
-    if method is not None:
-        session_verify_with(request, method)
-    browser_session_start(request, user, amr=amr)
+    for a code. The browser keeps (or gets) its device cookie, so it is known next time."""
+    device_cookie = device_cookie_of(request)
+    # One transaction with the session, as every login (accounts.flows.login.login_record).
+    with transaction.atomic():
+        amr = login_flows.login_record(
+            user=user,
+            method=method,
+            client=client_from(request),
+            trusted_device=trusted_device,
+            passwordless=passwordless,
+            device_cookie=device_cookie,
+        )
+        auth_login(request, user)
+        if method is not None:
+            session_verify_with(request, method)
+        browser_session_start(request, user, amr=amr)
     if not next_url and not user.email_verified:
-        return redirect("account:email-verify")
-    return redirect(next_url or "account:security")
+        response = redirect("account:email-verify")
+    else:
+        response = redirect(next_url or "account:security")
+    device_cookie_set(response, device_cookie)
+    return response
 
 
 def account_session_required(view: ViewFunction) -> ViewFunction:
-    """A logged-in, ACTIVE account. A session of a BLOCKED or LOCKED one ends here."""
+    """A logged-in, ACTIVE account. A session of a BLOCKED, FROZEN or LOCKED one ends here."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

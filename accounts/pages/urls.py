@@ -9,6 +9,7 @@ from accounts.pages import account, account_life
 from accounts.pages import login as login_pages
 from accounts.pages import mfa_reset as views_mfa_reset
 from accounts.pages import passwords as passwords_pages
+from accounts.pages import protection as protection_pages
 from accounts.pages import sessions as session_views
 from otp import views as factor_views
 from otp.webauthn import views as passkey_views
@@ -42,6 +43,18 @@ urlpatterns = [
         "account/trusted-devices/<str:device_id>/remove/",
         session_views.TrustedDeviceRemoveView.as_view(),
         name="trusted-device-remove",
+    ),
+    path("account/freeze/", protection_pages.AccountFreezeView.as_view(), name="freeze"),
+    path("account/freeze/<str:token>/", protection_pages.FreezeLinkView.as_view(), name="freeze-link"),
+    path(
+        "account/anti-phishing-code/",
+        protection_pages.AntiPhishingCodeView.as_view(),
+        name="anti-phishing-code",
+    ),
+    path(
+        "account/anti-phishing-code/remove/",
+        protection_pages.AntiPhishingCodeRemoveView.as_view(),
+        name="anti-phishing-code-remove",
     ),
     path("account/email/verify/", account.EmailVerifyView.as_view(), name="email-verify"),
     path("account/email/verify/resend/", account.EmailCodeSendView.as_view(), name="email-code"),

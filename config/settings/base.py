@@ -422,6 +422,18 @@ TRUSTED_DEVICE_DAYS = env.int("TRUSTED_DEVICE_DAYS", default=30)
 # The pages keep the trusted device's token in this HttpOnly, SameSite=Lax cookie (Secure
 # when the session cookie is, as in production).
 TRUSTED_DEVICE_COOKIE_NAME = "trusted_device"
+
+# --- Account protection (accounts.auth.new_devices, accounts.flows.freezing) ------------------------
+# Email "New sign-in to your account" after a login from a device the account has not used.
+NEW_DEVICE_ALERTS = env.bool("NEW_DEVICE_ALERTS", default=True)
+# A device label and IP network seen at a login (or the sign-up) this recently is known.
+NEW_DEVICE_MEMORY_DAYS = env.int("NEW_DEVICE_MEMORY_DAYS", default=90)
+# The pages' long-lived device cookie (random, HttpOnly, SameSite=Lax, Secure when the session
+# cookie is): a browser that sends it back is known to the users who logged in with it.
+DEVICE_COOKIE_NAME = "device"
+DEVICE_COOKIE_DAYS = 400
+# How long the "This wasn't me: freeze my account" link of a security email works.
+FREEZE_LINK_DAYS = env.int("FREEZE_LINK_DAYS", default=7)
 # A browser session's `last_used_at` is written at most this often.
 # A session's "last used" is stamped at most this often: by a browser's requests, and by
 # refreshes on PostgreSQL (most refreshes then write nothing).

@@ -188,6 +188,7 @@ def email_verification_code_deliver(*, delivery_id: str, user_id: int, attempt: 
             language=device.user.language,
             template="verification_code",
             context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
+            anti_phishing_code=device.user.anti_phishing_code,
         )
 
     return delivery_run(
@@ -246,6 +247,7 @@ def email_change_code_deliver(*, delivery_id: str, user_id: int, new_email: str,
             language=device.user.language,
             template="email_change_code",
             context={"code": code, "minutes": settings.OTP_CODE_VALIDITY_SECONDS // 60},
+            anti_phishing_code=device.user.anti_phishing_code,
         )
 
     return delivery_run(

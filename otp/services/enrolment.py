@@ -17,6 +17,7 @@ from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_record
+from accounts.core.security_changes import security_change_record
 from accounts.models import SecurityEvent, User
 from otp.methods import Method
 from otp.models import CodePurpose, SmsDevice
@@ -132,6 +133,7 @@ def factor_removal_record_and_notify(
     trusted_devices_revoke_all(user=user)
     details = {"factor": method, "passkey": passkey} if passkey else {"factor": method}
     security_event_record(user=user, type=EventType.FACTOR_REMOVED, client=client, details=details)
+    security_change_record(user=user)
     notifications.factor_removed_notify(user=user, factor=method, passkey=passkey)
 
 

@@ -11,6 +11,7 @@ from accounts.auth import revocation
 from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.events import security_actor_of, security_event_record
+from accounts.core.security_changes import security_change_record
 from accounts.models import MfaResetRequest, SecurityEvent, User
 from otp.services.removal import factors_remove_all
 
@@ -56,6 +57,7 @@ def mfa_reset_request_apply(
     revocation.tokens_revoke_all(
         user=user, client=client, actor=actor, staff_member=staff_member, reason=reason
     )
+    security_change_record(user=user)
     notifications.mfa_reset_notify(user=user)
     return removed
 

@@ -26,6 +26,7 @@ from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
 from accounts.core.events import security_event_record
 from accounts.core.login_throttles import failure_delay_seconds
+from accounts.core.security_changes import security_change_record
 from accounts.models import SecurityEvent, User
 from otp.challenges import looks_like_step_up_token, step_up_token_redeem
 from otp.methods import Channel, Method
@@ -340,6 +341,7 @@ def _phone_confirm(user: User, code: str, client: Client) -> Channel | None:
         details={"factor": Method.SMS, "phone": phone},
     )
     pending_factors_drop_and_record(user, keep=Method.SMS, client=client)
+    security_change_record(user=user, at=user.phone_verified_at)
     notifications.factor_added_notify(user=user, factor=Method.SMS, phone=phone)
     return Channel.SMS
 
@@ -353,6 +355,7 @@ def _totp_confirm(user: User, code: str, client: Client) -> Channel | None:
         user=user, type=EventType.FACTOR_VERIFIED, client=client, details={"factor": Method.TOTP}
     )
     pending_factors_drop_and_record(user, keep=Method.TOTP, client=client)
+    security_change_record(user=user, at=user.totp_verified_at)
     notifications.factor_added_notify(user=user, factor=Method.TOTP)
     return Channel.TOTP
 

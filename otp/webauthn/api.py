@@ -154,7 +154,9 @@ class WebAuthnLoginApi(NoStoreApi, APIView):
         request=WebAuthnAssertionSerializer,
         responses={
             200: OpenApiResponse(TokensSerializer, description="Logged in with a passkey: amr pop, mfa"),
-            **error_responses(*ASSERTION_ERRORS, ErrorCode.ACCOUNT_BLOCKED, bearer=False),
+            **error_responses(
+                *ASSERTION_ERRORS, ErrorCode.ACCOUNT_BLOCKED, ErrorCode.ACCOUNT_FROZEN, bearer=False
+            ),
         },
     )
     def post(self, request: Request) -> Response:

@@ -23,6 +23,7 @@ from webauthn.registration.verify_registration_response import VerifiedRegistrat
 from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.events import security_event_record
+from accounts.core.security_changes import security_change_record
 from accounts.core.user_agents import UNKNOWN_DEVICE, device_label
 from accounts.models import SecurityEvent, User
 from otp.challenges import (
@@ -155,6 +156,7 @@ def _passkey_store(
         client=client,
         details={"factor": Method.WEBAUTHN, "passkey": device.name},
     )
+    security_change_record(user=user)
     notifications.factor_added_notify(user=user, factor=Method.WEBAUTHN, passkey=device.name)
     return device
 

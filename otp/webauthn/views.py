@@ -68,7 +68,10 @@ def _ceremony(options: relying_party.CeremonyOptions) -> JsonResponse:
 
 
 def _redirect_body(response: HttpResponse) -> JsonResponse:
-    return JsonResponse({"redirect": response["Location"]})
+    """The redirect as JSON for static/js/passkeys.js, with the cookies it sets (the device cookie)."""
+    body = JsonResponse({"redirect": response["Location"]})
+    body.cookies = response.cookies
+    return body
 
 
 def _throttled_response(throttle: SimpleRateThrottle) -> JsonResponse:

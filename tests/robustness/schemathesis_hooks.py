@@ -2,7 +2,8 @@
 
 The token comes from the live server's own login. schemathesis asks again after a 401, so a
 generated `POST /auth/logout/all` does not leave the rest of the run unauthenticated; an
-account that the run itself got locked (failed codes) is replaced by a new one.
+account that the run itself got locked (failed codes) or froze (`POST /auth/me/freeze`) is replaced
+by a new one.
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ PROFILE = {
     "language": True,  # second wave: "The profile gains `language`"
     "pendingEmail": False,  # third wave: "The profile gains `pendingEmail`"
     "passwordCompromised": True,  # third wave: compromised passwords
+    # Third wave: "Anti-phishing code", "A signal for the rest of the platform".
+    "antiPhishingCode": False,
+    "lastSecurityChangeDate": False,
 }
 PROFILE_DATES = (
     "emailVerificationDate",
@@ -40,6 +43,7 @@ PROFILE_DATES = (
     "lastLoggedDate",
     "lastPasswordChangeDate",
     "mfaResetScheduledAt",
+    "lastSecurityChangeDate",
 )
 STEP_UP = {403: {"otp_invalid", "account_locked"}, 429: {"otp_throttled"}}
 CEREMONY = {"challengeId": True, "publicKey": True}
@@ -88,6 +92,7 @@ CONTRACT: dict[tuple[str, str], Operation] = {
                 "otp_invalid",
                 "webauthn_invalid",
                 "account_blocked",
+                "account_frozen",
                 "account_locked",
             },
             429: {"login_throttled", "otp_throttled", "otp_attempts_exhausted"},
@@ -262,7 +267,7 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         body={"challengeId": True, "credential": True},
         response={"idToken": True, "refreshToken": True},
         bearer=False,
-        errors=_merge(PASSKEY_CHECK, {403: {"webauthn_invalid", "account_blocked"}}),
+        errors=_merge(PASSKEY_CHECK, {403: {"webauthn_invalid", "account_blocked", "account_frozen"}}),
     ),
     ("post", "/auth/otp/webauthn/step-up/options"): Operation(
         200, response=CEREMONY, errors=_merge(BEARER, {400: {"method_not_allowed"}})
@@ -298,6 +303,18 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         body={"password": True},
         otp_header=False,
         errors=_merge(BEARER, STEP_UP, {403: {"authentication_failed"}}),
+    ),
+    # Third wave: "Freezing the account", "Anti-phishing code".
+    ("post", "/auth/me/freeze"): Operation(204, errors=BEARER),
+    ("put", "/auth/me/anti-phishing-code"): Operation(
+        200,
+        body={"code": True},
+        response=PROFILE,
+        otp_header=False,
+        errors=_merge(BEARER, STEP_UP, {400: {"validation_error"}}),
+    ),
+    ("delete", "/auth/me/anti-phishing-code"): Operation(
+        200, response=PROFILE, otp_header=False, errors=_merge(BEARER, STEP_UP, {404: {"not_found"}})
     ),
 }
 # Served beyond API.md; a new endpoint is added here once its schema has been looked at.
@@ -460,7 +477,7 @@ def test_the_other_enums(schema: dict[str, Any]) -> None:
     sent = json_schema(schema, paths["/auth/otp/code"]["get"]["responses"]["200"])
     assert enum_of(schema, sent["properties"]["channel"]) == ["EMAIL", "SMS"]
     profile = json_schema(schema, paths["/auth/me"]["get"]["responses"]["200"])
-    assert enum_of(schema, profile["properties"]["status"]) == ["ACTIVE", "LOCKED", "BLOCKED"]
+    assert enum_of(schema, profile["properties"]["status"]) == ["ACTIVE", "LOCKED", "BLOCKED", "FROZEN"]
     otp_required = json_schema(schema, paths["/auth/login"]["post"]["responses"]["403"])
     assert enum_of(schema, otp_required["properties"]["methods"]["items"]) == [
         "WEBAUTHN",

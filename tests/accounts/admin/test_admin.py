@@ -513,6 +513,7 @@ def test_the_support_group_can_view_and_run_the_actions_only() -> None:
         "accounts.view_user",
         "accounts.view_securityevent",
         "accounts.block_user",
+        "accounts.freeze_user",
         "accounts.unlock_user",
         "accounts.reset_mfa",
         "accounts.revoke_tokens",

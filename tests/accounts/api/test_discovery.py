@@ -54,6 +54,7 @@ def test_document_is_a_full_openid_provider_document(api_client: APIClient, sett
             "email_verified",
             "amr",
             "sid",
+            "security_changed_at",
             "auth_time",
             "nonce",
             "locale",

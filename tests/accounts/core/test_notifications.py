@@ -18,6 +18,7 @@ from django.utils.http import urlsafe_base64_encode
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 from rest_framework.test import APIClient
 
+from accounts.auth.new_devices import new_device_remember
 from accounts.core import notifications
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
@@ -122,6 +123,7 @@ def test_new_recovery_codes_are_told_without_the_codes(
 
 def test_a_used_recovery_code_is_told_with_the_codes_left(committed: Committed) -> None:
     user, codes = user_with_every_factor()
+    new_device_remember(user=user, client=CLIENT)  # signed up here: no new-device alert
 
     with committed():
         login_flows.login(
@@ -250,6 +252,7 @@ def test_a_failed_send_is_logged_and_the_committed_change_still_succeeds(
     user: User, settings: Settings, committed: Committed, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.EMAIL_BACKEND = "tests.accounts.core.test_notifications.BrokenEmailBackend"
+    new_device_remember(user=user, client=Client(ip="127.0.0.1"))  # signed up here: no new-device alert
     client = APIClient()
     tokens = client.post(
         "/auth/login", {"email": user.email, "password": DEFAULT_PASSWORD}, format="json"

@@ -145,7 +145,7 @@ def test_support_reopens_within_the_retention_period(login, committed) -> None:
     assert login(user.email).status_code == 200
     event = SecurityEvent.objects.get(user=user, type="ACCOUNT_REOPENED")
     assert event.staff_member == staff and event.details["reason"] == "asked by phone, identity checked"
-    assert "open again" in mail.outbox[-1].subject
+    assert any("open again" in message.subject for message in mail.outbox)
 
 
 def test_support_cannot_reopen_after_the_retention_period_or_an_open_account() -> None:

@@ -229,8 +229,11 @@ def test_a_user_handle_not_the_owners_is_refused_as_an_unknown_credential(
     assert WebAuthnDevice.objects.get(user=user).sign_count == 0, "nothing of the passkey changed"
 
 
-@pytest.mark.parametrize(("status", "code"), [("BLOCKED", "account_blocked"), ("LOCKED", "account_locked")])
-def test_blocked_and_locked_accounts_are_refused(
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [("BLOCKED", "account_blocked"), ("FROZEN", "account_frozen"), ("LOCKED", "account_locked")],
+)
+def test_blocked_frozen_and_locked_accounts_are_refused(
     api_client: APIClient, passkey_user: tuple[User, SoftwareAuthenticator], status: str, code: str
 ) -> None:
     user, authenticator = passkey_user
