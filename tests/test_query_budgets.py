@@ -190,17 +190,19 @@ def test_logout_all(auth_client: APIClient, django_assert_max_num_queries) -> No
 
 def test_register(client: APIClient, django_assert_max_num_queries) -> None:
     body = {"email": "new@example.com", "password": NEW_PASSWORD}
-    # the task (the lookup, the account, its code and email are its work, after the answer)
-    with django_assert_max_num_queries(1):
+    # BEGIN, the account inserted (nothing when the email is taken), the task (its code and email
+    # are its work, after the answer), COMMIT
+    with django_assert_max_num_queries(4):
         response = client.post("/auth/register", body, format="json")
     assert response.status_code == 202
-    assert not User.objects.filter(email="new@example.com").exists()
-    assert DBTaskResult.objects.filter(task_path__endswith="user_create_or_owner_notify").count() == 1
+    assert User.objects.filter(email="new@example.com").exists()
+    assert DBTaskResult.objects.filter(task_path__endswith="signup_complete_or_owner_notify").count() == 1
 
 
 def test_register_a_taken_email(client: APIClient, user: User, django_assert_max_num_queries) -> None:
-    # the same task as for a new email: nothing before the answer says the email is taken
-    with django_assert_max_num_queries(1):
+    # the same insert (which does nothing) and task as for a new email: nothing before the answer
+    # says the email is taken
+    with django_assert_max_num_queries(4):
         response = client.post(
             "/auth/register", {"email": user.email, "password": NEW_PASSWORD}, format="json"
         )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.utils import timezone
 from django_tasks import task
 
 from accounts.auth.new_devices import new_device_remember
@@ -30,53 +32,59 @@ EventType = SecurityEvent.Type
 def user_register(*, email: str, password: str, client: Client) -> None:
     """Create the account and email a verification code; for a taken email, tell its owner.
 
-    Before the answer, both paths do the same work: validate and hash the password, enqueue one
-    task. Whether the email is taken is looked up by that task, after the answer, with what
-    differs (the account and its code, or the owner's notice), so neither the answer nor its
-    time says whether the email was known.
+    Before the answer both paths do the same work: validate and hash the password, run one
+    INSERT that creates the account when the email is free and does nothing when it is taken
+    (so the client can log in as soon as it has the answer), and enqueue one task. The task
+    tells the two apart by the sign-up time it was given, after the answer, and does what
+    differs (the account's code and first known place, or the owner's notice): neither the
+    answer nor its time says whether the email was known.
     """
     email = email_normalize(email)
     password_validate(password=password, user=User(email=email), field="password")
-    task_enqueue(
-        user_create_or_owner_notify,
+    joined_at = timezone.now()
+    account = User(
         email=email,
-        password_hash=make_password(password),
-        client=dataclasses.asdict(client),
-        request_id=request_id_var.get(),
+        password=make_password(password),
+        date_joined=joined_at,
+        last_login=joined_at,
+        password_changed_at=joined_at,
+        last_login_device=client.user_agent,
+        language=client.language or settings.LANGUAGE_CODE,
     )
+    with transaction.atomic():  # an account is never left without the task that sends its code
+        User.objects.bulk_create([account], ignore_conflicts=True)
+        task_enqueue(
+            signup_complete_or_owner_notify,
+            email=email,
+            joined_at=joined_at.isoformat(),
+            client=dataclasses.asdict(client),
+            request_id=request_id_var.get(),
+        )
 
 
 @task()
-def user_create_or_owner_notify(
-    *, email: str, password_hash: str, client: dict[str, str | None], request_id: str | None
+def signup_complete_or_owner_notify(
+    *, email: str, joined_at: str, client: dict[str, str | None], request_id: str | None
 ) -> str:
-    """The task behind `user_register`: a new email's account and code, or a taken email's notice."""
+    """The task behind `user_register`: the account this sign-up made gets its event, its first
+    known place and its verification code; an account made before it, its owner's notice."""
     signed_up_from = Client(**client)
     with request_id_bound(request_id):
-        owner = User.objects.filter(email=email).values_list("language", "anti_phishing_code").first()
-        owner_language, owner_code = owner if owner is not None else (None, "")
-        if owner_language is None:
-            try:
-                with transaction.atomic():
-                    user = User.objects.create_user(
-                        email,
-                        password_hash=password_hash,  # hashed before the answer, as for a taken email
-                        last_login_device=signed_up_from.user_agent,
-                        language=signed_up_from.language or settings.LANGUAGE_CODE,
-                    )
-                    security_event_record(user=user, type=EventType.SIGNED_UP, client=signed_up_from)
-                    new_device_remember(user=user, client=signed_up_from)
-                    otp_services.email_verification_code_send(user=user)
-                return "created"
-            except IntegrityError:
-                # Registered concurrently: as for a taken email.
-                owner_language = signed_up_from.language or settings.LANGUAGE_CODE
+        user = User.objects.filter(email=email).first()
+        if user is None:  # closed and purged since: nobody to tell
+            return "gone"
+        if user.date_joined == datetime.fromisoformat(joined_at):
+            with transaction.atomic():
+                security_event_record(user=user, type=EventType.SIGNED_UP, client=signed_up_from)
+                new_device_remember(user=user, client=signed_up_from)
+                otp_services.email_verification_code_send(user=user)
+            return "created"
         task_enqueue(
             signup_attempt_notify,
             delivery_id=str(uuid.uuid4()),
             email=email,
-            language=owner_language,
-            anti_phishing_code=owner_code,
+            language=user.language,
+            anti_phishing_code=user.anti_phishing_code,
         )
         return "taken"
 

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django_tasks_db.models import DBTaskResult
 from prometheus_client import REGISTRY
+from rest_framework.test import APIClient
 
 from accounts.auth import revocation
 from accounts.core import mail as account_mail
@@ -136,3 +137,34 @@ def test_a_wrong_password_does_the_same_request_work_for_a_known_and_an_unknown_
             login_flows.login_password_verify(email=email, password="not the password", client=Client())
     assert DBTaskResult.objects.filter(task_path__endswith="login_failure_record").count() == 2
     assert not SecurityEvent.objects.exists(), "recorded by the task, after the answer"
+
+
+def test_the_client_logs_in_as_soon_as_sign_up_answers_before_any_worker_runs(
+    api_client: APIClient, tasks_run: TasksRun
+) -> None:
+    """The account exists when 202 leaves; its code and event wait for the worker."""
+    body = {"email": "early@example.com", "password": "a perfectly fine passphrase"}
+    assert api_client.post("/auth/register", body, format="json").status_code == 202
+
+    assert api_client.post("/auth/login", body, format="json").status_code == 200
+    assert not mail.outbox
+
+    tasks_run()
+    assert [message.to for message in mail.outbox][:1] == [["early@example.com"]]
+    assert SecurityEvent.objects.filter(user__email="early@example.com", type="SIGNED_UP").count() == 1
+
+
+def test_a_taken_email_gets_no_second_account_and_its_owner_a_notice(
+    api_client: APIClient, user: User, tasks_run: TasksRun
+) -> None:
+    password_before = user.password
+    body = {"email": user.email.upper(), "password": "a perfectly fine passphrase"}
+
+    assert api_client.post("/auth/register", body, format="json").status_code == 202
+    tasks_run()
+
+    user.refresh_from_db()
+    assert user.password == password_before
+    assert User.objects.filter(email__iexact=user.email).count() == 1
+    assert [message.to for message in mail.outbox] == [[user.email]]
+    assert not SecurityEvent.objects.filter(user=user, type="SIGNED_UP").exists()
