@@ -50,7 +50,7 @@ HOT_PATH_CHAIN = (
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.api_handler.ApiCSPMiddleware",
 )
-HOT_ROUTE_NAMES = ("me", "login-refresh")
+HOT_ROUTE_NAMES = ("me", "login-refresh", "login")
 # The headers of an answer that the view sets, or that differ between any two answers.
 _OWN_HEADERS = frozenset({"content-type", "allow", "retry-after", "content-length", "x-request-id"})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -28,7 +30,7 @@ from accounts.api.token_serializers import (
 from accounts.auth import revocation
 from accounts.core.client import client_from
 from accounts.core.errors import ErrorCode
-from accounts.core.input_limits import EMAIL_MAX_LENGTH
+from accounts.core.input_limits import EMAIL_MAX_LENGTH, PASSWORD_INPUT_MAX_LENGTH
 from accounts.flows import login as login_flows
 from accounts.flows import refresh as refresh_flows
 from accounts.flows import registration as registration_flows
@@ -36,9 +38,14 @@ from otp.methods import METHOD_CHOICES
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
-class LoginApi(NoStoreApi, APIView):
+class LoginApi(NoStoreApi, HotPathApi):
+    """Login; a POST of only an email and a password takes the hot path (config/hot_path.py)
+    when both are plainly what the serializer accepts; anything else is DRF's to judge."""
+
     authentication_classes: list = []
+    hot_method = "POST"
     permission_classes = [AllowAny]
+    hot_permission_classes = (AllowAny,)
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
@@ -91,20 +98,43 @@ class LoginApi(NoStoreApi, APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        return Response(self.logged_in(request, **data.validated_data))
+
+    def hot_answer(self, request: HttpRequest) -> HttpResponse | None:
+        data = hot.json_object_of(request, LOGIN_BODY_MAX_BYTES)
+        if data is None or data.keys() != {"email", "password"}:
+            return None  # a second factor's options, trustDevice, a missing field: DRF's to judge
+        email, password = data["email"], data["password"]
+        if not (_is_plain_email(email) and _is_plain_password(password)):
+            return None  # what the serializer would trim, refuse or explain
+        return hot.handled(
+            self, lambda: self.hot_response(self.logged_in(request, email=email, password=password))
+        )
+
+    @staticmethod
+    def logged_in(
+        request: HttpRequest,
+        *,
+        email: str,
+        password: str,
+        otpMethod: str | None = None,
+        webauthn: dict | None = None,
+        trustDevice: bool = False,
+    ) -> dict[str, str]:
         tokens = login_flows.login(
-            webauthn=data.validated_data.get("webauthn"),
-            email=data.validated_data["email"],
-            password=data.validated_data["password"],
+            webauthn=webauthn,
+            email=email,
+            password=password,
             otp=otp_header(request),
-            otp_method=data.validated_data.get("otpMethod"),
+            otp_method=otpMethod,
             client=client_from(request),
             device_token=request.headers.get("x-device-token"),
-            trust_device=data.validated_data["trustDevice"],
+            trust_device=trustDevice,
         )
         body = {"idToken": tokens.id_token, "refreshToken": tokens.refresh_token}
         if tokens.device_token is not None:
             body["deviceToken"] = tokens.device_token
-        return Response(body)
+        return body
 
 
 class RefreshApi(NoStoreApi, HotPathApi):
@@ -151,6 +181,28 @@ class RefreshApi(NoStoreApi, HotPathApi):
         if tokens.refresh_token is not None:
             body["refreshToken"] = tokens.refresh_token
         return body
+
+
+# A login body is an email and a password of at most PASSWORD_INPUT_MAX_LENGTH characters.
+LOGIN_BODY_MAX_BYTES = 8 * 1024
+_EMAIL_VALIDATOR = EmailValidator()
+
+
+def _is_plain_email(value: object) -> bool:
+    """An ASCII email the serializer's EmailField takes as it is (nothing to trim), of at most
+    EMAIL_MAX_LENGTH characters; a non-ASCII or doubtful one is left to it."""
+    if not _is_plain_ascii(value, EMAIL_MAX_LENGTH):
+        return False
+    try:
+        _EMAIL_VALIDATOR(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _is_plain_password(value: object) -> bool:
+    """A password the serializer's CharField takes as it is: a non-empty string, no NUL, not too long."""
+    return isinstance(value, str) and 0 < len(value) <= PASSWORD_INPUT_MAX_LENGTH and "\x00" not in value
 
 
 def _is_plain_ascii(value: object, max_length: int) -> bool:

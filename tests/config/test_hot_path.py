@@ -24,7 +24,7 @@ from accounts.models import User, UserSession
 from config import hot_path
 from config.api_handler import api_dispatcher, api_middleware
 from config.metrics import http_requests
-from tests.factories import UserFactory, user_with_every_factor
+from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -321,3 +321,25 @@ def test_a_json_accept_is_served_without_the_chain(accept: str) -> None:
 
     assert served.chain_calls == 1
     assert answer.status == 200 and "email" in answer.json()
+
+
+def _login_body(email: str, password: str = DEFAULT_PASSWORD) -> bytes:
+    return json.dumps({"email": email, "password": password}).encode()
+
+
+def test_the_login_served_without_the_chain_is_the_chains(user: User) -> None:
+    served = Served()
+
+    through_chain = served("POST", "/auth/login", _login_body(user.email))
+    without_chain = served("POST", "/auth/login", _login_body(user.email))
+    refused = served("POST", "/auth/login", _login_body(user.email, "not the password"))
+
+    assert served.chain_calls == 1
+    assert without_chain.status == through_chain.status == 200
+    assert without_chain.comparable_headers() | {
+        "content-length": ""
+    } == through_chain.comparable_headers() | {"content-length": ""}
+    assert IdToken(without_chain.json()["idToken"])["sub"] == str(user.pk)
+    assert without_chain.headers["cache-control"] == "no-store"
+    assert refused.status == 403
+    assert refused.json()["code"] == "authentication_failed"

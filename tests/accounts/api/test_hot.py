@@ -25,7 +25,7 @@ from accounts.flows import refresh as refresh_flows
 from accounts.flows.mfa_resets import mfa_reset_request_create
 from accounts.models import User, UserSession
 from tests.conftest import USER_AGENT
-from tests.factories import UserFactory, user_with_every_factor
+from tests.factories import DEFAULT_PASSWORD, UserFactory, user_with_every_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -409,3 +409,93 @@ def test_the_hot_views_have_only_the_checks_their_hot_answers_apply() -> None:
 def test_a_hot_view_with_a_check_its_hot_answer_skips_fails_at_import(attributes: dict[str, Any]) -> None:
     with pytest.raises(ImproperlyConfigured, match="hot path"):
         type("Hot", (HotPathApi,), {"hot_method": "GET", **attributes})
+
+
+# --- POST /auth/login ------------------------------------------------------------------------
+
+
+def _login(body: object, **extra: Any) -> Any:
+    return _client().post("/auth/login", body, format="json", **extra)
+
+
+def test_the_hot_login_is_drfs(user: User) -> None:
+    body = {"email": user.email, "password": DEFAULT_PASSWORD}
+
+    with DrfCalls() as drf_calls:
+        hot = _login(body, HTTP_ACCEPT_LANGUAGE="es")
+    assert drf_calls.count == 0
+    with _by_drf(auth_api.LoginApi):
+        drf = _login(body, HTTP_ACCEPT_LANGUAGE="es")
+
+    assert hot.status_code == drf.status_code == 200
+    assert _headers(hot) | {"content-length": ""} == _headers(drf) | {"content-length": ""}
+    assert hot["Cache-Control"] == "no-store"
+    assert hot.json().keys() == drf.json().keys() == {"idToken", "refreshToken"}
+    assert _id_token_claims(hot) | {"sid": ""} == _id_token_claims(drf) | {"sid": ""}
+    assert UserSession.objects.filter(user=user).count() == 2
+
+
+REFUSED_LOGINS: dict[str, Callable[[User], dict[str, str]]] = {
+    "wrong password": lambda user: {"email": user.email, "password": "not the password"},
+    "unknown email": lambda user: {"email": "nobody@example.com", "password": DEFAULT_PASSWORD},
+    "second factor asked": lambda user: _with_totp(user),
+    "blocked": lambda user: _blocked(user),
+}
+
+
+def _with_totp(user: User) -> dict[str, str]:
+    user.totp_verified_at = timezone.now()
+    user.save(update_fields=["totp_verified_at"])
+    return {"email": user.email, "password": DEFAULT_PASSWORD}
+
+
+def _blocked(user: User) -> dict[str, str]:
+    User.objects.filter(pk=user.pk).update(status=User.Status.BLOCKED)
+    return {"email": user.email, "password": DEFAULT_PASSWORD}
+
+
+@pytest.mark.parametrize("variant", REFUSED_LOGINS)
+def test_a_refused_login_is_the_apis_error_byte_for_byte(user: User, variant: str) -> None:
+    body = REFUSED_LOGINS[variant](user)
+
+    with DrfCalls() as drf_calls:
+        hot = _login(body, HTTP_ACCEPT_LANGUAGE="es")
+    assert drf_calls.count == 0
+    with _by_drf(auth_api.LoginApi):
+        drf = _login(body, HTTP_ACCEPT_LANGUAGE="es")
+
+    assert hot.status_code == 403
+    _same_answer(hot, drf)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": " padded@example.com ", "password": DEFAULT_PASSWORD},
+        {"email": "not-an-email", "password": DEFAULT_PASSWORD},
+        {"email": "ñandú@example.com", "password": DEFAULT_PASSWORD},
+        {"email": "a@example.com", "password": ""},
+        {"email": "a@example.com", "password": "nul\x00inside"},
+        {"email": "a@example.com", "password": 12345},
+        {"email": "a@example.com"},
+        {"email": "a@example.com", "password": DEFAULT_PASSWORD, "trustDevice": True},
+        {"email": "a@example.com", "password": DEFAULT_PASSWORD, "otpMethod": "SMS"},
+    ],
+    ids=[
+        "padded",
+        "no email",
+        "not ASCII",
+        "blank",
+        "NUL",
+        "a number",
+        "missing",
+        "trustDevice",
+        "otpMethod",
+    ],
+)
+def test_a_login_body_the_serializer_must_judge_is_answered_by_drf(body: dict) -> None:
+    with DrfCalls() as drf_calls:
+        response = _login(body)
+
+    assert drf_calls.count == 1
+    assert response.status_code in (400, 403)
