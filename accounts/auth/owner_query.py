@@ -1,7 +1,7 @@
-"""The two statements of the hot path, and how their rows become models.
+"""The three statements of the hot path, and how their rows become models.
 
 `GET /auth/me` (and every other bearer request) and refresh each read the token's owner with
-one statement, written out here once from the models' metadata: composing the annotated ORM
+one statement, and login the account of an email, written out here once from the models' metadata: composing the annotated ORM
 query on each request cost more than the query itself, and RawQuerySet's set-up (column
 mapping, converters, model init order) a third of the rest (docs/benchmarks.md). Only quoted
 table and column names are interpolated; every value is a parameter.
@@ -95,6 +95,23 @@ def session_live_sql(alias: str = "") -> str:
     """`UserSession.objects.live()` in SQL, for the row `alias` (or the table); one parameter: now."""
     prefix = f"{alias}." if alias else ""
     return f"{prefix}{_quote('ended_at')} IS NULL AND {prefix}{_quote('expires_at')} > %s"
+
+
+# --- Login's account -------------------------------------------------------------------------
+
+
+@functools.cache
+def _login_user_sql(vendor: str) -> str:
+    """The account of a normalised email, every column (login checks its password and state)."""
+    users = _quote(User._meta.db_table)
+    return f"SELECT {_columns(User, 'u')} FROM {users} u WHERE u.{_quote('email')} = %s"  # noqa: S608
+
+
+def login_user_read(email: str) -> User | None:
+    """The account whose (normalised) email is `email`, or None. One query, on the email's unique index."""
+    database = _database()
+    row = _first_row(database, _login_user_sql(database.vendor), [email])
+    return None if row is None else _model_from(database, User, row)
 
 
 # --- The bearer's user ---------------------------------------------------------------------

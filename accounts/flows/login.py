@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from accounts.auth.new_devices import new_device_login_check
+from accounts.auth.owner_query import login_user_read
 from accounts.auth.tokens import (
     AMR_PASSKEY,
     AMR_PASSWORD,
@@ -116,7 +117,7 @@ def login_password_verify(*, email: str, password: str, client: Client) -> User:
     email = email_normalize(email)
     login_attempt_reserve(email=email, ip=client.ip)
     # A closed account is an unknown email: the same hash check, the same refusal, the same time.
-    user = account_open_or_none(User.objects.filter(email=email).first())
+    user = account_open_or_none(login_user_read(email))
     password_ok = (
         user.check_password(password) if user is not None else check_password(password, _timing_dummy_hash())
     )

@@ -11,7 +11,12 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.auth.owner_query import REFRESH_OWNER_FIELDS, bearer_user_read, refresh_owner_read_and_touch
+from accounts.auth.owner_query import (
+    REFRESH_OWNER_FIELDS,
+    bearer_user_read,
+    login_user_read,
+    refresh_owner_read_and_touch,
+)
 from accounts.auth.tokens import AMR_PASSWORD, tokens_for_login
 from accounts.models import RevokedToken, User, UserSession
 from otp.models import SmsDevice
@@ -138,3 +143,17 @@ def test_the_prepare_threshold_can_be_turned_off_for_a_transaction_pooler(monkey
     }
     sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x"}
     assert base.postgres_statements_prepared(sqlite) == sqlite
+
+
+def test_the_login_row_is_the_user_the_orm_loads_in_one_query() -> None:
+    user, _ = user_with_every_factor()
+
+    with CaptureQueriesContext(connection) as queries:
+        read_user = login_user_read(user.email)
+        missing = login_user_read("nobody@example.com")
+
+    assert len(queries) == 2
+    assert _columns(read_user) == _columns(User.objects.get(pk=user.pk))
+    assert read_user.password_changed_at.tzinfo is not None  # converted, on SQLite too
+    assert read_user.check_password("a perfectly fine passphrase") is False
+    assert missing is None
