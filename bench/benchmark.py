@@ -293,7 +293,7 @@ class Benchmark:
                 Target(
                     f"{name} req/s vs {stock}",
                     f"{ratio:.2f}x (by CPU: {self._cpu_ratio(name, stock)})",
-                    f">= {minimum:.1f}x",
+                    f">= {minimum:.2f}x",
                     ratio >= minimum,
                 )
             )
