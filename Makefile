@@ -67,7 +67,7 @@ BENCH_STOCK_DATABASE_URL ?= $(BENCH_DATABASE_URL)_stock
 BENCH_ENV := DJANGO_SETTINGS_MODULE=config.settings.bench DATABASE_URL=$(BENCH_DATABASE_URL) \
 	CACHE_URL=$(BENCH_CACHE_URL) BENCH_STOCK_DATABASE_URL=$(BENCH_STOCK_DATABASE_URL)
 
-.PHONY: bench bench-scale bench-profile bench-tools bench-workers
+.PHONY: bench bench-scale bench-profile bench-tools bench-workers bench-login
 
 bench-tools:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
@@ -78,6 +78,11 @@ bench-tools:
 bench: $(VENV)/.installed services bench-tools
 	$(BENCH_ENV) $(PYTHON) -m bench.signing
 	$(BENCH_ENV) $(PYTHON) -m bench.run
+
+## The CPU a login spends over its hash, in one process with a trivial hasher (compare commits).
+bench-login: $(VENV)/.installed services
+	$(BENCH_ENV) $(PYTHON) manage.py migrate --noinput -v0
+	$(BENCH_ENV) $(PYTHON) -m bench.login_overhead
 
 ## Login, /auth/me and the admin's user list and searches with 1,000 and with 1,000,000 users.
 bench-scale: $(VENV)/.installed services bench-tools
