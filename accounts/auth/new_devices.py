@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -90,6 +91,30 @@ def new_device_remember(*, user: User, client: Client) -> None:
         )
 
 
+@dataclass(frozen=True)
+class LoginPlace:
+    """Where a login comes from, as the check compares it: the device label, the IP network and
+    the hash of the pages' device cookie (empty without one)."""
+
+    device: str
+    network: str
+    cookie_hash: str
+
+
+def login_place_of(client: Client, device_cookie: str | None = None) -> LoginPlace:
+    return LoginPlace(device_label(client.user_agent), ip_network_of(client.ip), _cookie_hash(device_cookie))
+
+
+def known_places_read(*, user: User, place: LoginPlace) -> list[KnownDevice]:
+    """The rows of `user` that know `place`: its label and network, or its cookie (one indexed query).
+
+    `accounts.auth.login_rows` reads the same rows within the API login's one statement."""
+    where = Q(device=place.device, network=place.network, cookie_hash="")
+    if place.cookie_hash:
+        where |= Q(device="", network="", cookie_hash=place.cookie_hash)
+    return list(KnownDevice.objects.filter(where, user=user).only("cookie_hash", "last_seen_at"))
+
+
 def new_device_login_check(
     *, user: User, client: Client, trusted_device: bool = False, device_cookie: str | None = None
 ) -> bool:
@@ -101,16 +126,19 @@ def new_device_login_check(
     """
     if not settings.NEW_DEVICE_ALERTS or trusted_device:
         return True
-    now = timezone.now()
-    device, network, cookie_hash = (
-        device_label(client.user_agent),
-        ip_network_of(client.ip),
-        _cookie_hash(device_cookie),
+    place = login_place_of(client, device_cookie)
+    return new_device_login_after(
+        user=user, client=client, place=place, known=known_places_read(user=user, place=place)
     )
-    place = Q(device=device, network=network, cookie_hash="")
-    if cookie_hash:
-        place |= Q(device="", network="", cookie_hash=cookie_hash)
-    known = list(KnownDevice.objects.filter(place, user=user).only("cookie_hash", "last_seen_at"))
+
+
+def new_device_login_after(
+    *, user: User, client: Client, place: LoginPlace, known: list[KnownDevice]
+) -> bool:
+    """The check once `known` (the rows of `known_places_read`) is read: whether the place was
+    known; the place remembered, and a new one recorded and emailed."""
+    now = timezone.now()
+    device, network, cookie_hash = place.device, place.network, place.cookie_hash
     memory = timedelta(days=settings.NEW_DEVICE_MEMORY_DAYS)
     is_known = any(row.cookie_hash or now - row.last_seen_at < memory for row in known)
     _places_remember(user=user, device=device, network=network, cookie_hash=cookie_hash, now=now, known=known)

@@ -42,8 +42,34 @@ def session_start(
     An application's grant (kind `oidc`) names its id beforehand: its id_token's `sid` is signed
     before the row is written, in the same transaction.
     """
+    session = session_new(
+        user=user,
+        kind=kind,
+        amr=amr,
+        client=client,
+        expires_at=expires_at,
+        session_key=session_key,
+        session_id=session_id,
+        device=device,
+    )
+    session.save(force_insert=True)
+    return session
+
+
+def session_new(
+    *,
+    user: User,
+    kind: UserSession.Kind,
+    amr: list[str],
+    client: Client,
+    expires_at: datetime,
+    session_key: str = "",
+    session_id: uuid.UUID | None = None,
+    device: str | None = None,
+) -> UserSession:
+    """The row `session_start` writes, not saved yet (the API login writes it with its other rows)."""
     now = timezone.now()
-    return UserSession.objects.create(
+    return UserSession(
         id=session_id or uuid.uuid4(),
         user=user,
         kind=kind,

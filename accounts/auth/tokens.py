@@ -18,7 +18,7 @@ from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 from rest_framework_simplejwt.settings import api_settings
 
-from accounts.auth.sessions import session_id_parse, session_start
+from accounts.auth.sessions import session_id_parse, session_new
 from accounts.auth.signing_keys import key_set
 from accounts.core.account_state import account_may_authenticate
 from accounts.core.client import Client
@@ -201,15 +201,22 @@ def refresh_token_for(
 
 
 def tokens_for_login(user: User, *, amr: list[str], client: Client = NO_CLIENT) -> IssuedTokens:
-    """The tokens of a new login, and the API session they belong to: every API login passes here."""
-    session = session_start(
+    """The tokens of a new login, and the API session they belong to: every API login passes here
+    (or writes `api_session_new`'s row itself, accounts.auth.login_rows)."""
+    session = api_session_new(user=user, amr=amr, client=client)
+    session.save(force_insert=True)
+    return tokens_for_session(user, amr=amr, session_id=str(session.pk))
+
+
+def api_session_new(*, user: User, amr: list[str], client: Client) -> UserSession:
+    """The API session of a new login, not saved yet; it lasts as long as its refresh tokens."""
+    return session_new(
         user=user,
         kind=UserSession.Kind.API,
         amr=amr,
         client=client,
         expires_at=timezone.now() + api_settings.REFRESH_TOKEN_LIFETIME,
     )
-    return tokens_for_session(user, amr=amr, session_id=str(session.pk))
 
 
 def tokens_for_session(user: User, *, amr: list[str], session_id: str) -> IssuedTokens:

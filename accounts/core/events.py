@@ -30,7 +30,25 @@ def security_event_record(
     details: dict[str, Any] | None = None,
 ) -> SecurityEvent:
     """Record `type` for `user`, log it and count it. `details` must never hold a secret, a code or a token."""
-    event = SecurityEvent.objects.create(
+    event = security_event_new(
+        user=user, type=type, client=client, actor=actor, staff_member=staff_member, details=details
+    )
+    event.save(force_insert=True)
+    security_event_log_and_count(type=type, user_id=user.pk, client=client, actor=actor, details=details)
+    return event
+
+
+def security_event_new(
+    *,
+    user: User,
+    type: SecurityEvent.Type,
+    client: Client,
+    actor: SecurityEvent.Actor = SecurityEvent.Actor.USER,
+    staff_member: User | None = None,
+    details: dict[str, Any] | None = None,
+) -> SecurityEvent:
+    """The event `security_event_record` writes, not saved yet (login writes it with its other rows)."""
+    return SecurityEvent(
         user=user,
         type=type,
         actor=actor,
@@ -39,8 +57,6 @@ def security_event_record(
         user_agent=client.user_agent,
         details=details or {},
     )
-    security_event_log_and_count(type=type, user_id=user.pk, client=client, actor=actor, details=details)
-    return event
 
 
 def security_event_log_and_count(

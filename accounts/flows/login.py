@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from accounts.auth.new_devices import new_device_login_check
+from accounts.auth.login_rows import login_rows_write
+from accounts.auth.new_devices import login_place_of, new_device_login_after, new_device_login_check
 from accounts.auth.owner_query import login_user_read
 from accounts.auth.tokens import (
     AMR_PASSKEY,
@@ -19,7 +21,9 @@ from accounts.auth.tokens import (
     AMR_PASSWORD_AND_PASSKEY,
     AMR_PASSWORD_AND_TRUSTED_DEVICE,
     IssuedTokens,
+    api_session_new,
     tokens_for_login,
+    tokens_for_session,
 )
 from accounts.auth.trusted_devices import (
     trusted_device_create,
@@ -28,7 +32,7 @@ from accounts.auth.trusted_devices import (
 from accounts.core.account_state import account_open_or_none, account_status_check
 from accounts.core.client import Client
 from accounts.core.errors import ErrorCode, ServiceError
-from accounts.core.events import security_event_log_and_count, security_event_record
+from accounts.core.events import security_event_log_and_count, security_event_new, security_event_record
 from accounts.core.login_throttles import (
     login_attempt_reserve,
     login_failures_forget,
@@ -180,20 +184,83 @@ def login_record(
     (refused if it may no longer authenticate); one that starts later ends this session.
     `device_cookie`: the pages' device cookie of this browser (accounts.auth.new_devices).
     """
-    user.last_login, user.last_login_device = timezone.now(), client.user_agent
-    # A lock that has lifted by itself ends here too, with a fresh second-factor budget.
-    fields = ["last_login", "last_login_device", *user.lock_lift_if_expired(user.last_login)]
-    values = {field: getattr(user, field) for field in fields}
+    return _login_record_noted(
+        user=user,
+        values=_login_noted(user, client),
+        method=method,
+        client=client,
+        trusted_device=trusted_device,
+        passwordless=passwordless,
+        device_cookie=device_cookie,
+    )
+
+
+def _login_record_noted(
+    *,
+    user: User,
+    values: dict[str, object],
+    method: otp_services.Method | None,
+    client: Client,
+    trusted_device: bool,
+    passwordless: bool = False,
+    device_cookie: str | None = None,
+) -> list[str]:
+    """`login_record` once `_login_noted` has set the account's columns of this login."""
     if not User.objects.filter(pk=user.pk, token_generation=user.token_generation).update(**values):
         user.refresh_from_db(fields=["status", "locked_until", "is_active", "token_generation"])
         account_status_check(user)
         User.objects.filter(pk=user.pk).update(**values)
-    factor = method.lower() if method else ("trusted_device" if trusted_device else "password")
-    details = {"factor": factor, "passwordless": True} if passwordless else {"factor": factor}
+    details = _login_event_details(method=method, trusted_device=trusted_device, passwordless=passwordless)
     security_event_record(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details=details)
     new_device_login_check(
         user=user, client=client, trusted_device=trusted_device, device_cookie=device_cookie
     )
+    return _login_amr(method=method, trusted_device=trusted_device, passwordless=passwordless)
+
+
+def login_record_and_api_session_start(
+    *, user: User, method: otp_services.Method | None, client: Client, trusted_device: bool = False
+) -> IssuedTokens:
+    """`login_record`, then the API session and its tokens (`tokens_for_login`), in the caller's
+    transaction. On PostgreSQL the last login, the event, the session and the new-device check's
+    read are one statement (accounts.auth.login_rows); elsewhere, or when the account changed
+    under this login, the same rows are written through the ORM, which finds out why."""
+    amr = _login_amr(method=method, trusted_device=trusted_device, passwordless=False)
+    values = _login_noted(user, client)
+    details = _login_event_details(method=method, trusted_device=trusted_device, passwordless=False)
+    event = security_event_new(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details=details)
+    session = api_session_new(user=user, amr=amr, client=client)
+    place = login_place_of(client) if settings.NEW_DEVICE_ALERTS and not trusted_device else None
+    known = login_rows_write(user=user, saving=values, event=event, session=session, place=place)
+    if known is None:
+        amr = _login_record_noted(
+            user=user, values=values, method=method, client=client, trusted_device=trusted_device
+        )
+        return tokens_for_login(user, amr=amr, client=client)
+    security_event_log_and_count(
+        type=EventType.LOGIN_SUCCEEDED, user_id=user.pk, client=client, details=details
+    )
+    if place is not None:
+        new_device_login_after(user=user, client=client, place=place, known=known)
+    return tokens_for_session(user, amr=amr, session_id=str(session.pk))
+
+
+def _login_noted(user: User, client: Client) -> dict[str, object]:
+    """The account's columns a login sets (set on `user` too): the last login and its device, and
+    a lock that has lifted by itself ending here, with a fresh second-factor budget."""
+    user.last_login, user.last_login_device = timezone.now(), client.user_agent
+    fields = ["last_login", "last_login_device", *user.lock_lift_if_expired(user.last_login)]
+    return {field: getattr(user, field) for field in fields}
+
+
+def _login_event_details(
+    *, method: otp_services.Method | None, trusted_device: bool, passwordless: bool
+) -> dict[str, object]:
+    factor = method.lower() if method else ("trusted_device" if trusted_device else "password")
+    return {"factor": factor, "passwordless": True} if passwordless else {"factor": factor}
+
+
+def _login_amr(*, method: otp_services.Method | None, trusted_device: bool, passwordless: bool) -> list[str]:
     if passwordless:
         return AMR_PASSKEY
     if method == otp_services.Method.WEBAUTHN:
@@ -230,8 +297,9 @@ def login(
         else login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client, webauthn=webauthn)
     )
     with transaction.atomic():
-        amr = login_record(user=user, method=method, client=client, trusted_device=trusted)
-        tokens = tokens_for_login(user, amr=amr, client=client)
+        tokens = login_record_and_api_session_start(
+            user=user, method=method, client=client, trusted_device=trusted
+        )
         if method is None or not trust_device:
             return tokens
         trusted_now = trusted_device_create(user=user, client=client)

@@ -1,0 +1,91 @@
+"""An API login's rows in one PostgreSQL statement: the same rows the ORM path writes, or none."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.auth.login_rows import login_rows_write
+from accounts.auth.new_devices import login_place_of
+from accounts.auth.tokens import AMR_PASSWORD, api_session_new
+from accounts.core.client import Client
+from accounts.core.events import security_event_new
+from accounts.models import KnownDevice, SecurityEvent, User, UserSession
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+CLIENT = Client(ip="203.0.113.7", user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0")
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="one statement on PostgreSQL; elsewhere the ORM path only"
+)
+
+
+def _write(user: User, *, place: bool = True) -> tuple[list[KnownDevice] | None, UserSession, SecurityEvent]:
+    now = timezone.now()
+    event = security_event_new(
+        user=user, type=SecurityEvent.Type.LOGIN_SUCCEEDED, client=CLIENT, details={"factor": "password"}
+    )
+    session = api_session_new(user=user, amr=AMR_PASSWORD, client=CLIENT)
+    known = login_rows_write(
+        user=user,
+        saving={"last_login": now, "last_login_device": CLIENT.user_agent},
+        event=event,
+        session=session,
+        place=login_place_of(CLIENT) if place else None,
+    )
+    return known, session, event
+
+
+@on_postgresql
+def test_the_rows_are_the_orms_in_one_statement() -> None:
+    user = UserFactory()
+    place = login_place_of(CLIENT)
+    KnownDevice.objects.create(user=user, device=place.device, network=place.network)
+
+    with CaptureQueriesContext(connection) as queries:
+        known, session, _ = _write(user)
+
+    assert len(queries) == 1
+    assert [row.cookie_hash for row in known] == [""]
+    stored = UserSession.objects.get(pk=session.pk)
+    assert (stored.user_id, stored.kind, stored.amr, stored.ip) == (user.pk, "api", AMR_PASSWORD, CLIENT.ip)
+    assert stored.device == place.device and stored.is_live()
+    event = SecurityEvent.objects.get(user=user, type=SecurityEvent.Type.LOGIN_SUCCEEDED)
+    assert (event.ip_address, event.user_agent, event.details) == (
+        CLIENT.ip,
+        CLIENT.user_agent,
+        {"factor": "password"},
+    )
+    user.refresh_from_db()
+    assert user.last_login_device == CLIENT.user_agent
+
+
+@on_postgresql
+def test_an_unknown_place_reads_no_row_and_no_place_reads_nothing() -> None:
+    assert _write(UserFactory())[0] == []
+    assert _write(UserFactory(), place=False)[0] == []
+
+
+@on_postgresql
+def test_nothing_is_written_when_the_token_generation_moved_under_the_login() -> None:
+    user = UserFactory()
+    User.objects.filter(pk=user.pk).update(token_generation=user.token_generation + 1)  # a logout-all
+
+    known, session, _ = _write(user)
+
+    assert known is None
+    assert not UserSession.objects.filter(pk=session.pk).exists()
+    assert not SecurityEvent.objects.filter(user=user).exists()
+
+
+def test_elsewhere_nothing_is_written_and_the_orm_path_answers(settings) -> None:
+    if connection.vendor == "postgresql":
+        pytest.skip("on PostgreSQL the statement writes (the tests above)")
+    user = UserFactory()
+
+    known, session, _ = _write(user)
+
+    assert known is None
+    assert not UserSession.objects.filter(pk=session.pk).exists()
