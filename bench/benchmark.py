@@ -44,6 +44,7 @@ CEILING = "in-project ceiling"
 HASH_FLOOR = "in-project floor: the bare Argon2id check"
 LOGIN = "login"
 LOGIN_ALONE = "login, one at a time"
+FLOOR_ALONE = "in-project floor, one at a time"
 LOGIN_TOTP = "login + TOTP"
 REFRESH = "refresh"
 ME = "/auth/me"
@@ -240,6 +241,10 @@ class Benchmark:
                 login = next(endpoint for endpoint in sequence if endpoint.name == LOGIN)
                 alone = Endpoint(LOGIN_ALONE, login.method, login.path, login.lines_file)
                 self._measure(alone, seconds=self.round_seconds, warmup=False, connections=1)
+                # ... and so is the bare hash on the same stack, the floor the login's p50 stands on.
+                floor = next(endpoint for endpoint in sequence if endpoint.name == HASH_FLOOR)
+                floor_alone = Endpoint(FLOOR_ALONE, floor.method, floor.path, floor.lines_file)
+                self._measure(floor_alone, seconds=self.round_seconds, warmup=False, connections=1)
                 self._measure_totp_login(round_number)
                 self._measure_otp_verify(round_number)
             for side, server in self.servers.items():
@@ -301,11 +306,21 @@ class Benchmark:
         alone = self.results[LOGIN_ALONE]
         targets.append(
             Target(
-                f"{LOGIN_ALONE} p50 vs Argon2id hash time + {LOGIN_OVER_HASH_MAX_MS:g} ms",
+                f"{LOGIN_ALONE} p50 vs Argon2id hash time (in process) + {LOGIN_OVER_HASH_MAX_MS:g} ms",
                 f"{alone.p50_ms:.1f} ms (hash {self.hash_ms:.1f} ms, +{alone.p50_ms - self.hash_ms:.1f} ms;"
                 f" p99 +{alone.p99_ms - self.hash_ms:.1f} ms)",
                 f"<= {allowed:.1f} ms",
                 alone.p50_ms <= allowed,
+            )
+        )
+        floor_alone = self.results[FLOOR_ALONE]
+        targets.append(
+            Target(
+                f"{LOGIN_ALONE} p50 vs {FLOOR_ALONE} p50 + {LOGIN_OVER_HASH_MAX_MS:g} ms (the hash on the same stack)",
+                f"+{alone.p50_ms - floor_alone.p50_ms:.1f} ms (p50 {alone.p50_ms:.1f} against "
+                f"{floor_alone.p50_ms:.1f} ms; p99 +{alone.p99_ms - floor_alone.p99_ms:.1f} ms)",
+                f"<= +{LOGIN_OVER_HASH_MAX_MS:g} ms",
+                alone.p50_ms - floor_alone.p50_ms <= LOGIN_OVER_HASH_MAX_MS,
             )
         )
         login_cpu = statistics.median(m.cpu_ms_per_request or 0.0 for m in self.measured[LOGIN])
