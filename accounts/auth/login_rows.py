@@ -37,6 +37,7 @@ def _quote(database: BaseDatabaseWrapper, name: str) -> str:
     return database.ops.quote_name(name)
 
 
+@functools.cache
 def _inserted_fields(model: type[Model]) -> list[Any]:
     """The columns an INSERT of `model` writes: every concrete field but a database-made key."""
     return [field for field in model._meta.concrete_fields if not field.primary_key or not field.db_returning]
@@ -54,8 +55,7 @@ def _insert_from_u(database: BaseDatabaseWrapper, model: type[Model]) -> str:
 def _login_rows_sql(saving: tuple[str, ...], with_place: bool) -> str:
     database = connections[DEFAULT_DB_ALIAS]
     q = functools.partial(_quote, database)
-    user_fields = {field.name: field for field in User._meta.concrete_fields}
-    assignments = ", ".join(f"{q(user_fields[name].column)} = %s" for name in saving)
+    assignments = ", ".join(f"{q(User._meta.get_field(name).column)} = %s" for name in saving)
     update = (
         f"UPDATE {q(User._meta.db_table)} SET {assignments}"  # noqa: S608
         f" WHERE {q('id')} = %s AND {q('token_generation')} = %s RETURNING {q('id')}"
@@ -99,9 +99,9 @@ def login_rows_write(
     database = connections[DEFAULT_DB_ALIAS]
     if database.vendor != "postgresql":
         return None
-    user_fields = {field.name: field for field in User._meta.concrete_fields}
     params: list[Any] = [
-        user_fields[name].get_db_prep_save(value, connection=database) for name, value in saving.items()
+        User._meta.get_field(name).get_db_prep_save(value, connection=database)
+        for name, value in saving.items()
     ]
     params += [user.pk, user.token_generation]
     params += _insert_params(database, event) + _insert_params(database, session)

@@ -27,7 +27,8 @@ from otp.services import RECOVERY_DEVICE_NAME, Method
 from otp.webauthn.models import WebAuthnDevice
 
 EXPORT_FORMAT_VERSION = 1
-# Sections added by the apps built on top of accounts (`export_section_register`).
+# Sections added by the apps built on top of accounts (`export_section_register`): the OpenID
+# Connect provider's `connectedApps`.
 EXPORT_SECTIONS: dict[str, Callable[[User], list[dict[str, Any]]]] = {}
 
 
@@ -90,7 +91,6 @@ def account_data_of(user: User) -> dict[str, Any]:
                 }
                 for device in TrustedDevice.objects.filter(user=user).order_by("-created_at")
             ],
-            "connectedApps": connected_apps_of(user),
             "mfaResets": [
                 {
                     "requestedAt": reset.requested_at,
@@ -113,6 +113,7 @@ def account_data_of(user: User) -> dict[str, Any]:
                 }
                 for event in SecurityEvent.objects.filter(user=user).order_by("-created_at", "-id").iterator()
             ],
+            **{name: read(user) for name, read in EXPORT_SECTIONS.items()},
         }
     )
 
@@ -122,12 +123,6 @@ def export_section_register(name: str, read: Callable[[User], list[dict[str, Any
     holds about the user (the OpenID Connect provider's connected apps), without accounts
     importing it. Called from that app's `AppConfig.ready`."""
     EXPORT_SECTIONS[name] = read
-
-
-def connected_apps_of(user: User) -> list[dict[str, Any]]:
-    """The applications the user allowed (name, when, scopes, last used), as the provider reads them."""
-    read = EXPORT_SECTIONS.get("connectedApps")
-    return read(user) if read is not None else []
 
 
 def _profile(user: User) -> dict[str, Any]:

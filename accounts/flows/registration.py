@@ -42,8 +42,8 @@ def user_register(*, email: str, password: str, client: Client) -> None:
     email = email_normalize(email)
     password_validate(password=password, user=User(email=email), field="password")
     joined_at = timezone.now()
-    account = User(
-        email=email,
+    account = User.objects.user_new(
+        email,
         password=make_password(password),
         date_joined=joined_at,
         last_login=joined_at,

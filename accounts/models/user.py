@@ -32,20 +32,18 @@ class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> User:
         return self.get(email=email_normalize(username or ""))
 
-    def create_user(
-        self, email: str, password: str | None = None, *, password_hash: str | None = None, **fields: object
-    ) -> User:
-        """`password_hash`: a password already hashed (by `make_password`), instead of `password`."""
+    def create_user(self, email: str, password: str | None = None, **fields: object) -> User:
+        user = self.user_new(email, **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def user_new(self, email: str, **fields: object) -> User:
+        """A new account, not saved yet: its last login and password change are now (the sign-up's)."""
         now = timezone.now()
         fields.setdefault("last_login", now)
         fields.setdefault("password_changed_at", now)
-        user = self.model(email=email_normalize(email), **fields)
-        if password_hash is not None:
-            user.password = password_hash
-        else:
-            user.set_password(password)
-        user.save(using=self._db)
-        return user
+        return self.model(email=email_normalize(email), **fields)
 
     def create_superuser(self, email: str, password: str | None = None, **fields: object) -> User:
         fields.update(is_staff=True, is_superuser=True)
