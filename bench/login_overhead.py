@@ -1,83 +1,183 @@
-"""`make bench-login`: the CPU a login spends over its hash, in one process, with a trivial hasher.
+"""`make bench-login`: what a login costs over its hash, the service's beside the stock view's.
 
-Argon2id takes some 20 ms of a login; what the service adds over it (throttles, the account's
-read, the writes, the tokens, the WSGI path) is a few milliseconds that a load test measures
-only through the noise of the hash. Here the hasher is MD5, so the rest is all there is: logins
-go through `config.wsgi.application` (the hot path included) against the bench database and
-cache, and the process's own CPU time per login is printed (PostgreSQL's is not counted).
-Compare two commits by running it on each, interleaved, a few times.
+Argon2id takes some 20 ms of a login; what each side adds over it (throttles, the account's read,
+the writes, the tokens, the WSGI path) is a few milliseconds that a load test measures only
+through the noise of the hash. Here both hash with MD5, so the rest is all there is. Each side
+runs in a process of its own settings (`config.settings.bench` and `bench.stock.settings`, as in
+`make bench`; the two never share a Django configuration) and sends its logins straight through
+its WSGI application (the service's hot path included) to its bench database on the same
+PostgreSQL server (the service with its cache, Redis under `make bench-login`). The rounds
+alternate the sides; each prints, per login, the process's CPU, its PostgreSQL backend's CPU
+and the wall time (CPU plus the waits on PostgreSQL and Redis).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 
-import django
 import orjson
+
+from bench.cpu import process_cpu_seconds
 
 PASSWORD = "bench-login-overhead"  # noqa: S105 - a benchmark's, on loopback
 EMAIL_DOMAIN = "login-overhead.bench.example"
+SERVICE, STOCK = "service", "stock"
+SETTINGS = {SERVICE: "config.settings.bench", STOCK: "bench.stock.settings"}
 
 
-def _login(application: object, email: str) -> str:
-    body = orjson.dumps({"email": email, "password": PASSWORD})
+def _login(application: Callable, path: str, body: dict[str, str]) -> str:
+    payload = orjson.dumps(body)
     environ = {
         "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/auth/login",
+        "PATH_INFO": path,
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "80",
         "HTTP_HOST": "127.0.0.1",
         "REMOTE_ADDR": "127.0.0.1",
         "HTTP_USER_AGENT": "wrk/4.1",
         "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
+        "wsgi.input": io.BytesIO(payload),
         "wsgi.errors": sys.stderr,
-        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_LENGTH": str(len(payload)),
         "CONTENT_TYPE": "application/json",
     }
     answered: list[str] = []
-    b"".join(application(environ, lambda status, headers, *_: answered.append(status)))  # type: ignore[operator]
+    b"".join(application(environ, lambda status, headers, *_: answered.append(status)))
     return answered[0]
+
+
+def _side_prepare(side: str, users: int) -> tuple[Callable, str, list[dict[str, str]]]:
+    """This process's side set up with an MD5 hasher and `users` accounts: its WSGI application,
+    its login path and one request body per account."""
+    import django
+
+    if side == SERVICE:
+        os.environ.setdefault("PWNED_PASSWORDS", "false")  # no range API here: `make bench` has its fake
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    if not os.environ.get("REAL_HASH"):
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    user_model = get_user_model()
+    user_model.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").delete()
+    password = make_password(PASSWORD)
+    emails = [f"user-{n}@{EMAIL_DOMAIN}" for n in range(users)]
+    if side == SERVICE:
+        from config.wsgi import application
+
+        user_model.objects.bulk_create(user_model(email=email, password=password) for email in emails)
+        return application, "/auth/login", [{"email": email, "password": PASSWORD} for email in emails]
+    from bench.stock.wsgi import application
+
+    user_model.objects.bulk_create(
+        user_model(username=email, email=email, password=password) for email in emails
+    )
+    return application, "/api/token/", [{"username": email, "password": PASSWORD} for email in emails]
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def side_measure(side: str, *, logins: int, users: int) -> dict[str, float]:
+    """In this process: `logins` logins of `side`, per login in ms (after each account's first)."""
+    application, path, bodies = _side_prepare(side, users)
+    for body in bodies:  # each account's first login: the service learns its place
+        status = _login(application, path, body)
+        if not status.startswith("200"):
+            raise SystemExit(f"a {side} login answered {status}: fix that before measuring")
+    backend = _backend_pid()
+    started_cpu, started_backend, started = (
+        time.process_time(),
+        process_cpu_seconds(backend),
+        time.perf_counter(),
+    )
+    for n in range(logins):
+        _login(application, path, bodies[n % len(bodies)])
+    per_login = 1000 / logins
+    return {
+        "cpu": (time.process_time() - started_cpu) * per_login,
+        "database": (process_cpu_seconds(backend) - started_backend) * per_login,
+        "wall": (time.perf_counter() - started) * per_login,
+    }
+
+
+def _side_run(side: str, *, logins: int, users: int) -> dict[str, float]:
+    """`side_measure` in a process of the side's own settings."""
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS[side]}
+    if side == STOCK:
+        environment["DATABASE_URL"] = os.environ["BENCH_STOCK_DATABASE_URL"]
+    done = subprocess.run(  # noqa: S603 - this module, in this interpreter
+        [
+            sys.executable,
+            "-m",
+            "bench.login_overhead",
+            "--side",
+            side,
+            f"--logins={logins}",
+            f"--users={users}",
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"the {side} side failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _databases_prepare() -> None:
+    """Both bench databases made and migrated, in processes of their own settings."""
+    for side, module in ((SERVICE, "bench.fixtures"), (STOCK, "bench.stock.prepare")):
+        environment = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS[side]}
+        if side == STOCK:
+            environment["DATABASE_URL"] = os.environ["BENCH_STOCK_DATABASE_URL"]
+        code = f"import django; django.setup(); import {module} as m; m.database_prepare()"
+        subprocess.run([sys.executable, "-c", code], env=environment, check=True)  # noqa: S603 - our own code
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--logins", type=int, default=1000)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--side", choices=[SERVICE, STOCK], help="measure one side in this process")
     arguments = parser.parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
-    os.environ.setdefault("PWNED_PASSWORDS", "false")  # no range API here: `make bench` has its fake
-    django.setup()
-    from django.conf import settings
-    from django.contrib.auth.hashers import make_password
-
-    from accounts.models import User
-    from config.wsgi import application
-
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").delete()
-    password = make_password(PASSWORD)
-    emails = [f"user-{n}@{EMAIL_DOMAIN}" for n in range(arguments.users)]
-    User.objects.bulk_create(User(email=email, password=password) for email in emails)
-    try:
-        for email in emails:  # each user's first login: its place becomes known
-            status = _login(application, email)
-            if not status.startswith("200"):
-                raise SystemExit(f"a login answered {status}: fix that before measuring")
-        started_cpu, started = time.process_time(), time.perf_counter()
-        for n in range(arguments.logins):
-            _login(application, emails[n % len(emails)])
-        cpu = (time.process_time() - started_cpu) / arguments.logins * 1000
-        wall = (time.perf_counter() - started) / arguments.logins * 1000
-        print(
-            f"login over an MD5 hash: {cpu:.2f} ms CPU, {wall:.2f} ms wall per login ({arguments.logins} logins)"
-        )
-    finally:
-        User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").delete()
+    if arguments.side:
+        print(json.dumps(side_measure(arguments.side, logins=arguments.logins, users=arguments.users)))
+        return
+    _databases_prepare()
+    measured: dict[str, list[dict[str, float]]] = {STOCK: [], SERVICE: []}
+    for _ in range(arguments.rounds):
+        for side in (STOCK, SERVICE):
+            measured[side].append(_side_run(side, logins=arguments.logins, users=arguments.users))
+    print(
+        f"Per login over an MD5 hash, median of {arguments.rounds} alternated rounds of {arguments.logins}:"
+    )
+    print(f"{'':8} {'CPU ms':>8} {'PostgreSQL CPU ms':>18} {'wall ms':>8}")
+    medians = {
+        side: {key: statistics.median(run[key] for run in runs) for key in ("cpu", "database", "wall")}
+        for side, runs in measured.items()
+    }
+    for side, median in medians.items():
+        print(f"{side:8} {median['cpu']:8.2f} {median['database']:18.2f} {median['wall']:8.2f}")
+    over = {key: medians[SERVICE][key] - medians[STOCK][key] for key in ("cpu", "database", "wall")}
+    print(f"{'over':8} {over['cpu']:+8.2f} {over['database']:+18.2f} {over['wall']:+8.2f}")
 
 
 if __name__ == "__main__":

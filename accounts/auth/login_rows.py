@@ -1,22 +1,25 @@
-"""An API login's rows in one PostgreSQL statement: the last login, the audit event, the session,
-and the known-device rows the new-device check reads.
+"""An API login's rows in one PostgreSQL statement: the last login, the audit event and the
+session, written only when the login comes from a known place.
 
 Written with the ORM, a successful login was seven statements (the account's read, BEGIN, the
 last login, the event, the known devices, the session, COMMIT), each a round trip and the ORM's
 compile: more than the login's own work over the hash (docs/benchmarks.md, issue 25). Here the
-four in the middle are one data-modifying statement, written out once from the models' metadata
-(only quoted table and column names are interpolated; every value is a parameter):
+five after the read are one data-modifying statement, its own transaction, written out once
+from the models' metadata (only quoted table and column names are interpolated; every value is
+a parameter):
 
-    WITH u AS (UPDATE the account's row ... WHERE its token generation is still the one read
-               RETURNING id),
+    WITH k AS (the known-device rows that make this place known, as known_places_read reads them),
+         u AS (UPDATE the account's row ... WHERE its token generation is still the one read
+               AND (no place to check OR EXISTS (SELECT 1 FROM k)) RETURNING id),
          e AS (INSERT the event SELECT ... FROM u),
          s AS (INSERT the session SELECT ... FROM u)
-    SELECT (SELECT count(*) FROM u), the known-device rows of this place
+    SELECT (SELECT count(*) FROM u), the rows of k
 
-The inserts take their row from `u`: when a freeze, block or logout-all moved the account's
-token generation after the login read it, nothing is written and the caller falls back to the
-ORM path, which finds out why (accounts.flows.login). On another database nothing is written
-either: the ORM path is the only one there.
+The inserts take their row from `u`, so nothing is written when a freeze, block or logout-all
+moved the account's token generation after the login read it, or when the place is new: the
+caller then takes the ORM path in one transaction, which finds out why, and records and emails
+a new place with the login it alerts to (accounts.flows.login). On another database nothing is
+written either: the ORM path is the only one there.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
-from accounts.auth.new_devices import LoginPlace
+from accounts.auth.new_devices import LoginPlace, place_memory_start
 from accounts.models import KnownDevice, SecurityEvent, User, UserSession
 
 
@@ -58,19 +61,24 @@ def _login_rows_sql(saving: tuple[str, ...], with_place: bool) -> str:
     assignments = ", ".join(f"{q(User._meta.get_field(name).column)} = %s" for name in saving)
     update = (
         f"UPDATE {q(User._meta.db_table)} SET {assignments}"  # noqa: S608
-        f" WHERE {q('id')} = %s AND {q('token_generation')} = %s RETURNING {q('id')}"
+        f" WHERE {q('id')} = %s AND {q('token_generation')} = %s"
+        f"{' AND EXISTS (SELECT 1 FROM k)' if with_place else ''} RETURNING {q('id')}"
     )
-    statement = (
-        f"WITH u AS ({update}), e AS ({_insert_from_u(database, SecurityEvent)}),"  # noqa: S608
-        f" s AS ({_insert_from_u(database, UserSession)}) SELECT (SELECT count(*) FROM u)"
+    writes = (
+        f"u AS ({update}), e AS ({_insert_from_u(database, SecurityEvent)}),"
+        f" s AS ({_insert_from_u(database, UserSession)})"
     )
     if not with_place:
-        return statement
+        return f"WITH {writes} SELECT (SELECT count(*) FROM u)"  # noqa: S608
+    known = (
+        f"SELECT {q('cookie_hash')}, {q('last_seen_at')} FROM {q(KnownDevice._meta.db_table)}"  # noqa: S608
+        f" WHERE {q('user_id')} = %s AND ("
+        f"({q('device')} = %s AND {q('network')} = %s AND {q('cookie_hash')} = '' AND {q('last_seen_at')} > %s)"
+        f" OR (%s <> '' AND {q('device')} = '' AND {q('network')} = '' AND {q('cookie_hash')} = %s))"
+    )
     return (
-        f"{statement}, k.{q('cookie_hash')}, k.{q('last_seen_at')} FROM (SELECT 1) AS one"
-        f" LEFT JOIN {q(KnownDevice._meta.db_table)} k ON k.{q('user_id')} = %s AND ("
-        f"(k.{q('device')} = %s AND k.{q('network')} = %s AND k.{q('cookie_hash')} = '')"
-        f" OR (%s <> '' AND k.{q('device')} = '' AND k.{q('network')} = '' AND k.{q('cookie_hash')} = %s))"
+        f"WITH k AS ({known}), {writes} SELECT (SELECT count(*) FROM u), k.{q('cookie_hash')},"  # noqa: S608
+        f" k.{q('last_seen_at')} FROM (SELECT 1) AS one LEFT JOIN k ON true"
     )
 
 
@@ -90,33 +98,37 @@ def login_rows_write(
     session: UserSession,
     place: LoginPlace | None,
 ) -> list[KnownDevice] | None:
-    """Save `saving` on the account's row, insert `event` and `session`, and read the known-device
-    rows of `place` (none without one), in one statement; the known rows as unsaved KnownDevice.
+    """Save `saving` on the account's row and insert `event` and `session`, in one statement that
+    is its own transaction (the caller's, inside one), if `place` is known (none: no place to
+    check); the rows that make it known, as unsaved KnownDevice.
 
-    None when nothing was written: not PostgreSQL, or the account's token generation is no longer
-    `user.token_generation`.
+    None when nothing was written: not PostgreSQL, the account's token generation is no longer
+    `user.token_generation`, or `place` is new.
     """
     database = connections[DEFAULT_DB_ALIAS]
     if database.vendor != "postgresql":
         return None
-    params: list[Any] = [
+    params: list[Any] = []
+    if place is not None:
+        memory_start = place_memory_start(session.created_at)
+        params += [user.pk, place.device, place.network, memory_start, place.cookie_hash, place.cookie_hash]
+    params += [
         User._meta.get_field(name).get_db_prep_save(value, connection=database)
         for name, value in saving.items()
     ]
     params += [user.pk, user.token_generation]
     params += _insert_params(database, event) + _insert_params(database, session)
-    if place is not None:
-        params += [user.pk, place.device, place.network, place.cookie_hash, place.cookie_hash]
     rows = _rows(database, _login_rows_sql(tuple(saving), place is not None), params)
     if not rows or rows[0][0] == 0:
         return None
-    if place is None:
-        return []
-    return [
-        KnownDevice(user_id=user.pk, cookie_hash=cookie_hash, last_seen_at=last_seen_at)
-        for _, cookie_hash, last_seen_at in rows
-        if last_seen_at is not None
-    ]
+    return (
+        [
+            KnownDevice(user_id=user.pk, cookie_hash=cookie_hash, last_seen_at=last_seen_at)
+            for _, cookie_hash, last_seen_at in rows
+        ]
+        if place is not None
+        else []
+    )
 
 
 def _rows(database: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -105,11 +105,19 @@ def login_place_of(client: Client, device_cookie: str | None = None) -> LoginPla
     return LoginPlace(device_label(client.user_agent), ip_network_of(client.ip), _cookie_hash(device_cookie))
 
 
-def known_places_read(*, user: User, place: LoginPlace) -> list[KnownDevice]:
-    """The rows of `user` that know `place`: its label and network, or its cookie (one indexed query).
+def place_memory_start(now: datetime) -> datetime:
+    """A place's label and network seen before this no longer make it known."""
+    return now - timedelta(days=settings.NEW_DEVICE_MEMORY_DAYS)
+
+
+def known_places_read(*, user: User, place: LoginPlace, now: datetime) -> list[KnownDevice]:
+    """The rows of `user` that make `place` known at `now`, none when it is new: its label and
+    network seen since `place_memory_start`, or its cookie (one indexed query).
 
     `accounts.auth.login_rows` reads the same rows within the API login's one statement."""
-    where = Q(device=place.device, network=place.network, cookie_hash="")
+    where = Q(
+        device=place.device, network=place.network, cookie_hash="", last_seen_at__gt=place_memory_start(now)
+    )
     if place.cookie_hash:
         where |= Q(device="", network="", cookie_hash=place.cookie_hash)
     return list(KnownDevice.objects.filter(where, user=user).only("cookie_hash", "last_seen_at"))
@@ -127,9 +135,8 @@ def new_device_login_check(
     if not settings.NEW_DEVICE_ALERTS or trusted_device:
         return True
     place = login_place_of(client, device_cookie)
-    return new_device_login_after(
-        user=user, client=client, place=place, known=known_places_read(user=user, place=place)
-    )
+    known = known_places_read(user=user, place=place, now=timezone.now())
+    return new_device_login_after(user=user, client=client, place=place, known=known)
 
 
 def new_device_login_after(
@@ -139,8 +146,7 @@ def new_device_login_after(
     known; the place remembered, and a new one recorded and emailed."""
     now = timezone.now()
     device, network, cookie_hash = place.device, place.network, place.cookie_hash
-    memory = timedelta(days=settings.NEW_DEVICE_MEMORY_DAYS)
-    is_known = any(row.cookie_hash or now - row.last_seen_at < memory for row in known)
+    is_known = bool(known)
     _places_remember(user=user, device=device, network=network, cookie_hash=cookie_hash, now=now, known=known)
     if not is_known:
         security_event_record(

@@ -221,10 +221,11 @@ def _login_record_noted(
 def login_record_and_api_session_start(
     *, user: User, method: otp_services.Method | None, client: Client, trusted_device: bool = False
 ) -> IssuedTokens:
-    """`login_record`, then the API session and its tokens (`tokens_for_login`), in the caller's
-    transaction. On PostgreSQL the last login, the event, the session and the new-device check's
-    read are one statement (accounts.auth.login_rows); elsewhere, or when the account changed
-    under this login, the same rows are written through the ORM, which finds out why."""
+    """`login_record`, then the API session and its tokens (`tokens_for_login`), in one transaction
+    (within the caller's, if there is one). On PostgreSQL, from a known place, the last login, the
+    event and the session are one statement (accounts.auth.login_rows); elsewhere, from a new
+    place, or when the account changed under this login, the same rows are written through the
+    ORM, which finds out why and tells a new place."""
     amr = _login_amr(method=method, trusted_device=trusted_device, passwordless=False)
     values = _login_noted(user, client)
     details = _login_event_details(method=method, trusted_device=trusted_device, passwordless=False)
@@ -233,10 +234,11 @@ def login_record_and_api_session_start(
     place = login_place_of(client) if settings.NEW_DEVICE_ALERTS and not trusted_device else None
     known = login_rows_write(user=user, saving=values, event=event, session=session, place=place)
     if known is None:
-        amr = _login_record_noted(
-            user=user, values=values, method=method, client=client, trusted_device=trusted_device
-        )
-        return tokens_for_login(user, amr=amr, client=client)
+        with transaction.atomic(savepoint=False):
+            amr = _login_record_noted(
+                user=user, values=values, method=method, client=client, trusted_device=trusted_device
+            )
+            return tokens_for_login(user, amr=amr, client=client)
     security_event_log_and_count(
         type=EventType.LOGIN_SUCCEEDED, user_id=user.pk, client=client, details=details
     )
@@ -296,11 +298,11 @@ def login(
         if trusted
         else login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client, webauthn=webauthn)
     )
-    with transaction.atomic():
-        tokens = login_record_and_api_session_start(
+    if method is None or not trust_device:
+        return login_record_and_api_session_start(
             user=user, method=method, client=client, trusted_device=trusted
         )
-        if method is None or not trust_device:
-            return tokens
+    with transaction.atomic():
+        tokens = login_record_and_api_session_start(user=user, method=method, client=client)
         trusted_now = trusted_device_create(user=user, client=client)
     return dataclasses.replace(tokens, device_token=trusted_now.token)

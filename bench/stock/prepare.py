@@ -16,7 +16,7 @@ import django
 PASSWORD = "bench password, long enough to be fine"  # noqa: S105 - throwaway users of a throwaway database
 
 
-def _database_prepare() -> None:
+def database_prepare() -> None:
     from django.core.management import call_command
     from django.db import connection
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from bench.load import RequestLine, lines_write
 
-    _database_prepare()
+    database_prepare()
     user_model = get_user_model()
     password_hash = make_password(PASSWORD)
     users = user_model.objects.bulk_create(

@@ -1,6 +1,9 @@
-"""An API login's rows in one PostgreSQL statement: the same rows the ORM path writes, or none."""
+"""An API login's rows in one PostgreSQL statement, its own transaction, from a known place: the
+same rows the ORM path writes, or none."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -8,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.auth.login_rows import login_rows_write
-from accounts.auth.new_devices import login_place_of
+from accounts.auth.new_devices import device_cookie_new, login_place_of
 from accounts.auth.tokens import AMR_PASSWORD, api_session_new
 from accounts.core.client import Client
 from accounts.core.events import security_event_new
@@ -22,7 +25,9 @@ on_postgresql = pytest.mark.skipif(
 )
 
 
-def _write(user: User, *, place: bool = True) -> tuple[list[KnownDevice] | None, UserSession, SecurityEvent]:
+def _write(
+    user: User, *, place: bool = True, cookie: str | None = None
+) -> tuple[list[KnownDevice] | None, UserSession, SecurityEvent]:
     now = timezone.now()
     event = security_event_new(
         user=user, type=SecurityEvent.Type.LOGIN_SUCCEEDED, client=CLIENT, details={"factor": "password"}
@@ -33,7 +38,7 @@ def _write(user: User, *, place: bool = True) -> tuple[list[KnownDevice] | None,
         saving={"last_login": now, "last_login_device": CLIENT.user_agent},
         event=event,
         session=session,
-        place=login_place_of(CLIENT) if place else None,
+        place=login_place_of(CLIENT, cookie) if place else None,
     )
     return known, session, event
 
@@ -63,9 +68,45 @@ def test_the_rows_are_the_orms_in_one_statement() -> None:
 
 
 @on_postgresql
-def test_an_unknown_place_reads_no_row_and_no_place_reads_nothing() -> None:
-    assert _write(UserFactory())[0] == []
-    assert _write(UserFactory(), place=False)[0] == []
+def test_a_login_with_no_place_to_check_is_written_and_reads_nothing() -> None:
+    user = UserFactory()
+
+    known, session, _ = _write(user, place=False)
+
+    assert known == []
+    assert UserSession.objects.filter(pk=session.pk, user=user).exists()
+
+
+@on_postgresql
+def test_a_cookie_known_place_is_written_with_its_row() -> None:
+    user = UserFactory()
+    cookie = device_cookie_new()
+    KnownDevice.objects.create(user=user, cookie_hash=login_place_of(CLIENT, cookie).cookie_hash)
+
+    known, session, _ = _write(user, cookie=cookie)
+
+    assert [bool(row.cookie_hash) for row in known] == [True]
+    assert UserSession.objects.filter(pk=session.pk).exists()
+
+
+@on_postgresql
+@pytest.mark.parametrize("seen_days_ago", [None, 91])
+def test_nothing_is_written_from_a_new_place(settings, seen_days_ago: int | None) -> None:
+    """Never seen, or seen longer ago than the memory: the ORM path writes it with its alert."""
+    settings.NEW_DEVICE_MEMORY_DAYS = 90
+    user = UserFactory()
+    if seen_days_ago is not None:
+        place = login_place_of(CLIENT)
+        seen = timezone.now() - timedelta(days=seen_days_ago)
+        KnownDevice.objects.create(
+            user=user, device=place.device, network=place.network, first_seen_at=seen, last_seen_at=seen
+        )
+
+    known, session, _ = _write(user)
+
+    assert known is None
+    assert not UserSession.objects.filter(pk=session.pk).exists()
+    assert not SecurityEvent.objects.filter(user=user).exists()
 
 
 @on_postgresql
@@ -89,3 +130,20 @@ def test_elsewhere_nothing_is_written_and_the_orm_path_answers(settings) -> None
 
     assert known is None
     assert not UserSession.objects.filter(pk=session.pk).exists()
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_the_statement_is_its_own_transaction() -> None:
+    """No BEGIN and COMMIT around it: outside a transaction it commits by itself."""
+    user = UserFactory()
+    place = login_place_of(CLIENT)
+    KnownDevice.objects.create(user=user, device=place.device, network=place.network)
+
+    with CaptureQueriesContext(connection) as queries:
+        known, session, _ = _write(user)
+
+    assert known is not None
+    assert [query["sql"].split()[0] for query in queries] == ["WITH"]
+    connection.close()  # a commit still pending would be lost with the connection
+    assert UserSession.objects.filter(pk=session.pk).exists()
