@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -116,22 +118,44 @@ def _second_factor_challenge(*, user: User, otp_method: str | None) -> ServiceEr
     )
 
 
-def login_password_verify(*, email: str, password: str, client: Client) -> User:
-    """The first step of every login: throttles, password, then the account's status."""
+def login_password_verify(*, email: str, password: str, client: Client, forget_now: bool = True) -> User:
+    """The first step of every login: throttles, password, then the account's status.
+
+    The right password forgets the email's counted attempts (`login_failures_forgotten`); with
+    `forget_now` False the caller records the login in this request, or forgets them itself.
+    """
     email = email_normalize(email)
-    login_attempt_reserve(email=email, ip=client.ip)
     # A closed account is an unknown email: the same hash check, the same refusal, the same time.
     user = account_open_or_none(login_user_read(email))
+    login_attempt_reserve(
+        email=email, ip=client.ip, last_success=user.last_login if user is not None else None
+    )
     password_ok = (
         user.check_password(password) if user is not None else check_password(password, _timing_dummy_hash())
     )
     if user is None or not password_ok:
         raise password_failure_record(email=email, user=user, client=client)
-    login_failures_forget(email=email)
-    account_status_check(user)
-    password_breach_check_if_due(user=user, password=password, client=client)
-    # A support reset that has come due takes effect here: the second step sees no factor.
-    return mfa_reset_apply.mfa_reset_apply_if_due(user)
+    with login_failures_forgotten(email, now=forget_now):
+        account_status_check(user)
+        password_breach_check_if_due(user=user, password=password, client=client)
+        # A support reset that has come due takes effect here: the second step sees no factor.
+        return mfa_reset_apply.mfa_reset_apply_if_due(user)
+
+
+@contextlib.contextmanager
+def login_failures_forgotten(email: str, *, now: bool) -> Iterator[None]:
+    """After the right password for `email`: its counted attempts forgotten at once, or (`now`
+    False) only if the block stops the login with a ServiceError. A login recorded in this
+    request needs nothing more: the email's next attempt finds its `last_login` after them and
+    forgets them then (login_attempt_reserve), which saves a round trip to the cache."""
+    if now:
+        login_failures_forget(email=email)
+    try:
+        yield
+    except ServiceError:
+        if not now:
+            login_failures_forget(email=email)
+        raise
 
 
 def login_second_factor(
@@ -291,13 +315,16 @@ def login(
     trust_device: bool = False,
 ) -> IssuedTokens:
     """Password, then the second factor unless the device is trusted; tokens (and a device token) on success."""
-    user = login_password_verify(email=email, password=password, client=client)
-    trusted = login_trusted_device_use(user=user, device_token=device_token, client=client)
-    method = (
-        None
-        if trusted
-        else login_second_factor(user=user, otp=otp, otp_method=otp_method, client=client, webauthn=webauthn)
-    )
+    user = login_password_verify(email=email, password=password, client=client, forget_now=False)
+    with login_failures_forgotten(email_normalize(email), now=False):
+        trusted = login_trusted_device_use(user=user, device_token=device_token, client=client)
+        method = (
+            None
+            if trusted
+            else login_second_factor(
+                user=user, otp=otp, otp_method=otp_method, client=client, webauthn=webauthn
+            )
+        )
     if method is None or not trust_device:
         return login_record_and_api_session_start(
             user=user, method=method, client=client, trusted_device=trusted

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core.cache import caches
+from django.utils import timezone
 
 from accounts.core import login_throttles
 from accounts.core.errors import ErrorCode, ServiceError
@@ -75,6 +76,37 @@ def test_a_success_forgets_the_count() -> None:
         assert _reserved()
     login_failures_forget(email=EMAIL)
     assert all(_reserved() for _ in range(settings.LOGIN_FAILURES_BEFORE_DELAY + 1))
+
+
+def test_a_login_recorded_after_the_attempts_forgets_them_at_the_next() -> None:
+    """The API's login records `last_login` instead of sending `login_failures_forget`."""
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(settings.LOGIN_FAILURES_BEFORE_DELAY + 1):
+            assert _reserved()
+        clock.move_to(start + timedelta(milliseconds=300))
+        succeeded = timezone.now()  # the last of them was the right password: its login recorded
+        clock.move_to(succeeded + timedelta(milliseconds=1))
+        assert all(_reserved_after(succeeded) for _ in range(settings.LOGIN_FAILURES_BEFORE_DELAY + 1))
+        assert not _reserved_after(succeeded)  # attempts after the success still count
+
+
+def test_a_login_before_the_last_attempt_forgets_nothing() -> None:
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        succeeded = timezone.now()
+        clock.move_to(start + timedelta(milliseconds=1))
+        for _ in range(settings.LOGIN_FAILURES_BEFORE_DELAY + 1):
+            assert _reserved_after(succeeded)
+        assert not _reserved_after(succeeded)
+
+
+def _reserved_after(last_success: datetime) -> bool:
+    try:
+        login_attempt_reserve(email=EMAIL, ip=None, last_success=last_success)
+    except ServiceError:
+        return False
+    return True
 
 
 def test_emails_are_counted_apart() -> None:

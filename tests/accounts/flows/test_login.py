@@ -11,6 +11,7 @@ import pyotp
 import pytest
 import time_machine
 from django.core import mail
+from django.core.cache import caches
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -18,8 +19,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
+from accounts.core import login_throttles
 from accounts.core.client import Client
 from accounts.models import SecurityEvent, User
+from config.cache import RedisCache
 from otp import services, sms_backends
 from otp.models import CodePurpose, SmsDevice
 from otp.services import RECOVERY_ALPHABET, RECOVERY_DEVICE_NAME
@@ -531,3 +534,63 @@ def test_a_password_only_login_after_a_lock_lifts_starts_a_fresh_budget(
         0,
         False,
     )
+
+
+# --- a right password and the wrong ones before it ---------------------------------------------
+
+
+def _wrong_passwords_then_refused(client: APIClient, user: User, free: int) -> list[tuple[int, str]]:
+    return [_error(_login(client, user, password="wrong password")) for _ in range(free + 2)]
+
+
+@pytest.mark.django_db
+def test_a_login_forgets_the_wrong_passwords_before_it(api_client, user, settings) -> None:
+    """Recorded with its `last_login`, which the next attempt's reservation reads: no DEL sent."""
+    free = settings.LOGIN_FAILURES_BEFORE_DELAY
+    with time_machine.travel(START, tick=False) as traveller:
+        for _ in range(free):
+            assert _error(_login(api_client, user, password="wrong password")) == (
+                403,
+                "authentication_failed",
+            )
+        traveller.shift(0.01)
+        assert _login(api_client, user).status_code == 200
+        traveller.shift(0.01)
+        assert _wrong_passwords_then_refused(api_client, user, free) == [(403, "authentication_failed")] * (
+            free + 1
+        ) + [(429, "login_throttled")]
+
+
+@pytest.mark.django_db
+def test_a_right_password_stopped_at_the_second_factor_forgets_them_at_once(
+    api_client, totp_user, settings
+) -> None:
+    user, _ = totp_user
+    free = settings.LOGIN_FAILURES_BEFORE_DELAY
+    with time_machine.travel(START, tick=False) as traveller:
+        for _ in range(free):
+            _login(api_client, user, password="wrong password")
+        traveller.shift(0.01)
+        assert _error(_login(api_client, user)) == (403, "otp_required")
+        traveller.shift(0.01)
+        assert _wrong_passwords_then_refused(api_client, user, free) == [(403, "authentication_failed")] * (
+            free + 1
+        ) + [(429, "login_throttled")]
+
+
+@pytest.mark.django_db
+def test_a_login_sends_one_command_to_redis(api_client, user, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attempt's reservation: the success is forgotten by the next one, not by a DEL."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        pytest.skip("the local-memory cache has no round trips (CACHE_URL is not Redis)")
+    client = backend._cache.get_client(write=True)
+    commands: list[str] = []
+    original = client.execute_command
+    backend.script(login_throttles.ATTEMPT_RESERVE_LUA)
+    monkeypatch.setattr(
+        client, "execute_command", lambda *a, **k: commands.append(str(a[0])) or original(*a, **k)
+    )
+
+    assert _login(api_client, user).status_code == 200
+    assert commands == ["EVALSHA"]
