@@ -2,7 +2,8 @@
 
 Argon2id takes some 20 ms of a login; what each side adds over it (throttles, the account's read,
 the writes, the tokens, the WSGI path) is a few milliseconds that a load test measures only
-through the noise of the hash. Here both hash with MD5, so the rest is all there is. Each side
+through the noise of the hash. Here both hash with MD5, so the rest is all there is (`--argon2id`:
+with the hash both configure, to see what a 20 ms pause adds to the waits that follow). Each side
 runs in a process of its own settings (`config.settings.bench` and `bench.stock.settings`, as in
 `make bench`; the two never share a Django configuration) and sends its logins straight through
 its WSGI application (the service's hot path included) to its bench database on the same
@@ -54,9 +55,9 @@ def _login(application: Callable, path: str, body: dict[str, str]) -> str:
     return answered[0]
 
 
-def _side_prepare(side: str, users: int) -> tuple[Callable, str, list[dict[str, str]]]:
-    """This process's side set up with an MD5 hasher and `users` accounts: its WSGI application,
-    its login path and one request body per account."""
+def _side_prepare(side: str, users: int, *, argon2id: bool) -> tuple[Callable, str, list[dict[str, str]]]:
+    """This process's side set up with an MD5 hasher (or its own Argon2id) and `users` accounts:
+    its WSGI application, its login path and one request body per account."""
     import django
 
     if side == SERVICE:
@@ -66,7 +67,7 @@ def _side_prepare(side: str, users: int) -> tuple[Callable, str, list[dict[str, 
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
 
-    if not os.environ.get("REAL_HASH"):
+    if not argon2id:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     user_model = get_user_model()
     user_model.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").delete()
@@ -93,9 +94,9 @@ def _backend_pid() -> int:
         return cursor.fetchone()[0]
 
 
-def side_measure(side: str, *, logins: int, users: int) -> dict[str, float]:
+def side_measure(side: str, *, logins: int, users: int, argon2id: bool) -> dict[str, float]:
     """In this process: `logins` logins of `side`, per login in ms (after each account's first)."""
-    application, path, bodies = _side_prepare(side, users)
+    application, path, bodies = _side_prepare(side, users, argon2id=argon2id)
     for body in bodies:  # each account's first login: the service learns its place
         status = _login(application, path, body)
         if not status.startswith("200"):
@@ -116,7 +117,7 @@ def side_measure(side: str, *, logins: int, users: int) -> dict[str, float]:
     }
 
 
-def _side_run(side: str, *, logins: int, users: int) -> dict[str, float]:
+def _side_run(side: str, *, logins: int, users: int, argon2id: bool) -> dict[str, float]:
     """`side_measure` in a process of the side's own settings."""
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS[side]}
     if side == STOCK:
@@ -130,6 +131,7 @@ def _side_run(side: str, *, logins: int, users: int) -> dict[str, float]:
             side,
             f"--logins={logins}",
             f"--users={users}",
+            *(["--argon2id"] if argon2id else []),
         ],
         env=environment,
         capture_output=True,
@@ -156,18 +158,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--logins", type=int, default=1000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--argon2id", action="store_true", help="hash with Argon2id, not MD5 (use fewer logins)"
+    )
     parser.add_argument("--side", choices=[SERVICE, STOCK], help="measure one side in this process")
     arguments = parser.parse_args(argv)
+    sizes = {"logins": arguments.logins, "users": arguments.users, "argon2id": arguments.argon2id}
     if arguments.side:
-        print(json.dumps(side_measure(arguments.side, logins=arguments.logins, users=arguments.users)))
+        print(json.dumps(side_measure(arguments.side, **sizes)))
         return
     _databases_prepare()
     measured: dict[str, list[dict[str, float]]] = {STOCK: [], SERVICE: []}
     for _ in range(arguments.rounds):
         for side in (STOCK, SERVICE):
-            measured[side].append(_side_run(side, logins=arguments.logins, users=arguments.users))
+            measured[side].append(_side_run(side, **sizes))
+    hash_name = "Argon2id" if arguments.argon2id else "an MD5"
     print(
-        f"Per login over an MD5 hash, median of {arguments.rounds} alternated rounds of {arguments.logins}:"
+        f"Per login over {hash_name} hash, median of {arguments.rounds} alternated rounds of {arguments.logins}:"
     )
     print(f"{'':8} {'CPU ms':>8} {'PostgreSQL CPU ms':>18} {'wall ms':>8}")
     medians = {

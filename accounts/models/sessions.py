@@ -55,7 +55,8 @@ class UserSession(models.Model):
         OIDC = "oidc", "Application"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    # Indexed by session_user_created_idx, which leads with it: every session insert pays for one index less.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions", db_index=False)
     kind = models.CharField(max_length=7, choices=Kind.choices)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(default=timezone.now)
@@ -65,8 +66,9 @@ class UserSession(models.Model):
     amr = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
-    # The Django session of a browser session, deleted when the session is ended.
-    session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    # The Django session of a browser session, deleted when the session is ended. Read from the
+    # row, never looked up by: no index (and a key cycle's update stays a HOT update).
+    session_key = models.CharField(max_length=40, blank=True, default="")
 
     objects = UserSessionQuerySet.as_manager()
 
