@@ -25,8 +25,8 @@ written either: the ORM path is the only one there.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -34,6 +34,8 @@ from django.db.models import Model
 
 from accounts.auth.new_devices import LoginPlace, place_memory_start
 from accounts.models import KnownDevice, SecurityEvent, User, UserSession
+
+T = TypeVar("T")
 
 
 def _quote(database: BaseDatabaseWrapper, name: str) -> str:
@@ -97,13 +99,17 @@ def login_rows_write(
     event: SecurityEvent,
     session: UserSession,
     place: LoginPlace | None,
-) -> list[KnownDevice] | None:
+    meanwhile: Callable[[], T],
+) -> tuple[list[KnownDevice], T] | None:
     """Save `saving` on the account's row and insert `event` and `session`, in one statement that
     is its own transaction (the caller's, inside one), if `place` is known (none: no place to
-    check); the rows that make it known, as unsaved KnownDevice.
+    check): the rows that make it known, as unsaved KnownDevice, and what `meanwhile` answered.
 
-    None when nothing was written: not PostgreSQL, the account's token generation is no longer
-    `user.token_generation`, or `place` is new.
+    `meanwhile` runs while PostgreSQL executes the statement (psycopg's pipeline mode: the
+    statement is sent, then its answer read), so the login's tokens are signed in the time the
+    round trip and the commit take; it must not touch the database. Its answer is dropped when
+    nothing was written: None then (not PostgreSQL, where `meanwhile` does not run; the account's
+    token generation is no longer `user.token_generation`; or `place` is new).
     """
     database = connections[DEFAULT_DB_ALIAS]
     if database.vendor != "postgresql":
@@ -118,20 +124,25 @@ def login_rows_write(
     ]
     params += [user.pk, user.token_generation]
     params += _insert_params(database, event) + _insert_params(database, session)
-    rows = _rows(database, _login_rows_sql(tuple(saving), place is not None), params)
+    sql = _login_rows_sql(tuple(saving), place is not None)
+    rows, answer = _rows_while(database, sql, params, meanwhile)
     if not rows or rows[0][0] == 0:
         return None
-    return (
-        [
-            KnownDevice(user_id=user.pk, cookie_hash=cookie_hash, last_seen_at=last_seen_at)
-            for _, cookie_hash, last_seen_at in rows
-        ]
-        if place is not None
-        else []
-    )
+    if place is None:
+        return [], answer
+    known = [
+        KnownDevice(user_id=user.pk, cookie_hash=cookie_hash, last_seen_at=last_seen_at)
+        for _, cookie_hash, last_seen_at in rows
+    ]
+    return known, answer
 
 
-def _rows(database: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with database.cursor() as cursor:
+def _rows_while(
+    database: BaseDatabaseWrapper, sql: str, params: Sequence[Any], meanwhile: Callable[[], T]
+) -> tuple[list[tuple[Any, ...]], T]:
+    """The rows of `sql`, sent before `meanwhile` runs and read after; `meanwhile`'s answer."""
+    database.ensure_connection()
+    with database.wrap_database_errors, database.connection.pipeline(), database.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        answer = meanwhile()
+        return cursor.fetchall(), answer

@@ -247,7 +247,8 @@ def login_record_and_api_session_start(
 ) -> IssuedTokens:
     """`login_record`, then the API session and its tokens (`tokens_for_login`), in one transaction
     (within the caller's, if there is one). On PostgreSQL, from a known place, the last login, the
-    event and the session are one statement (accounts.auth.login_rows); elsewhere, from a new
+    event and the session are one statement (accounts.auth.login_rows), the tokens signed while it
+    runs; elsewhere, from a new
     place, or when the account changed under this login, the same rows are written through the
     ORM, which finds out why and tells a new place."""
     amr = _login_amr(method=method, trusted_device=trusted_device, passwordless=False)
@@ -256,19 +257,27 @@ def login_record_and_api_session_start(
     event = security_event_new(user=user, type=EventType.LOGIN_SUCCEEDED, client=client, details=details)
     session = api_session_new(user=user, amr=amr, client=client)
     place = login_place_of(client) if settings.NEW_DEVICE_ALERTS and not trusted_device else None
-    known = login_rows_write(user=user, saving=values, event=event, session=session, place=place)
-    if known is None:
+    written = login_rows_write(
+        user=user,
+        saving=values,
+        event=event,
+        session=session,
+        place=place,
+        meanwhile=lambda: tokens_for_session(user, amr=amr, session_id=str(session.pk)),
+    )
+    if written is None:
         with transaction.atomic(savepoint=False):
             amr = _login_record_noted(
                 user=user, values=values, method=method, client=client, trusted_device=trusted_device
             )
             return tokens_for_login(user, amr=amr, client=client)
+    known, tokens = written
     security_event_log_and_count(
         type=EventType.LOGIN_SUCCEEDED, user_id=user.pk, client=client, details=details
     )
     if place is not None:
         new_device_login_after(user=user, client=client, place=place, known=known)
-    return tokens_for_session(user, amr=amr, session_id=str(session.pk))
+    return tokens
 
 
 def _login_noted(user: User, client: Client) -> dict[str, object]:

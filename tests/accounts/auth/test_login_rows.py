@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from psycopg import pq
 
 from accounts.auth.login_rows import login_rows_write
 from accounts.auth.new_devices import device_cookie_new, login_place_of
@@ -33,13 +34,18 @@ def _write(
         user=user, type=SecurityEvent.Type.LOGIN_SUCCEEDED, client=CLIENT, details={"factor": "password"}
     )
     session = api_session_new(user=user, amr=AMR_PASSWORD, client=CLIENT)
-    known = login_rows_write(
+    written = login_rows_write(
         user=user,
         saving={"last_login": now, "last_login_device": CLIENT.user_agent},
         event=event,
         session=session,
         place=login_place_of(CLIENT, cookie) if place else None,
+        meanwhile=lambda: "signed",
     )
+    if written is None:
+        return None, session, event
+    known, answer = written
+    assert answer == "signed"
     return known, session, event
 
 
@@ -147,3 +153,43 @@ def test_the_statement_is_its_own_transaction() -> None:
     assert [query["sql"].split()[0] for query in queries] == ["WITH"]
     connection.close()  # a commit still pending would be lost with the connection
     assert UserSession.objects.filter(pk=session.pk).exists()
+
+
+@on_postgresql
+def test_meanwhile_runs_while_the_statement_is_in_flight() -> None:
+    """The statement is sent first, in pipeline mode, and read once `meanwhile` has answered."""
+    user = UserFactory()
+    seen: list[object] = []
+
+    def meanwhile() -> str:
+        seen.append(connection.connection.pgconn.pipeline_status)
+        return "signed"
+
+    written = login_rows_write(
+        user=user,
+        saving={"last_login": timezone.now()},
+        event=security_event_new(user=user, type=SecurityEvent.Type.LOGIN_SUCCEEDED, client=CLIENT),
+        session=api_session_new(user=user, amr=AMR_PASSWORD, client=CLIENT),
+        place=None,
+        meanwhile=meanwhile,
+    )
+
+    assert written == ([], "signed")
+    assert seen == [pq.PipelineStatus.ON]
+    assert connection.connection.pgconn.pipeline_status == pq.PipelineStatus.OFF
+
+
+def test_elsewhere_meanwhile_does_not_run() -> None:
+    if connection.vendor == "postgresql":
+        pytest.skip("on PostgreSQL it runs (the test above)")
+    user = UserFactory()
+    ran: list[bool] = []
+    written = login_rows_write(
+        user=user,
+        saving={"last_login": timezone.now()},
+        event=security_event_new(user=user, type=SecurityEvent.Type.LOGIN_SUCCEEDED, client=CLIENT),
+        session=api_session_new(user=user, amr=AMR_PASSWORD, client=CLIENT),
+        place=None,
+        meanwhile=lambda: ran.append(True),
+    )
+    assert written is None and ran == []
