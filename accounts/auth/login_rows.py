@@ -9,11 +9,22 @@ from the models' metadata (only quoted table and column names are interpolated; 
 a parameter):
 
     WITH k AS (the known-device rows that make this place known, as known_places_read reads them),
+         one AS (one row; in its own transaction, set_config('synchronous_commit', 'off', true)),
          u AS (UPDATE the account's row ... WHERE its token generation is still the one read
                AND (no place to check OR EXISTS (SELECT 1 FROM k)) RETURNING id),
          e AS (INSERT the event SELECT ... FROM u),
          s AS (INSERT the session SELECT ... FROM u)
-    SELECT (SELECT count(*) FROM u), the rows of k
+    SELECT (SELECT count(*) FROM u), the rows of k FROM one
+
+In its own transaction (not inside the caller's), the statement sets `synchronous_commit` off for
+that transaction (`LOGIN_COMMIT_ASYNC`, on by default): PostgreSQL answers once the commit is in
+its WAL buffers, not after the disk flush, which under load was the largest wait of a login
+(docs/benchmarks.md). What a crash of the PostgreSQL server (not of this service) can lose is
+the logins of the last moments, each whole, never half: their sessions then do not exist, so
+their tokens are refused at first use (the user logs in again), and their LOGIN_SUCCEEDED
+events remain in the log stream, written after the statement. Nothing that must not be lost
+is written this way: a new place's alert, the task queue's emails and every other write keep
+the synchronous commit.
 
 The inserts take their row from `u`, so nothing is written when a freeze, block or logout-all
 moved the account's token generation after the login read it, or when the place is new: the
@@ -28,6 +39,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
@@ -56,8 +68,13 @@ def _insert_from_u(database: BaseDatabaseWrapper, model: type[Model]) -> str:
     return f"INSERT INTO {table} ({columns}) SELECT {values} FROM u"  # noqa: S608
 
 
+# The statement's one-row start; in its own transaction, a login's commit does not wait for the
+# disk (LOGIN_COMMIT_ASYNC; see the module's docstring).
+_ONE_ROW = {False: "SELECT 1", True: "SELECT set_config('synchronous_commit', 'off', true)"}
+
+
 @functools.cache
-def _login_rows_sql(saving: tuple[str, ...], with_place: bool) -> str:
+def _login_rows_sql(saving: tuple[str, ...], with_place: bool, commit_async: bool) -> str:
     database = connections[DEFAULT_DB_ALIAS]
     q = functools.partial(_quote, database)
     assignments = ", ".join(f"{q(User._meta.get_field(name).column)} = %s" for name in saving)
@@ -67,11 +84,11 @@ def _login_rows_sql(saving: tuple[str, ...], with_place: bool) -> str:
         f"{' AND EXISTS (SELECT 1 FROM k)' if with_place else ''} RETURNING {q('id')}"
     )
     writes = (
-        f"u AS ({update}), e AS ({_insert_from_u(database, SecurityEvent)}),"
-        f" s AS ({_insert_from_u(database, UserSession)})"
+        f"one AS ({_ONE_ROW[commit_async]}), u AS ({update}),"
+        f" e AS ({_insert_from_u(database, SecurityEvent)}), s AS ({_insert_from_u(database, UserSession)})"
     )
     if not with_place:
-        return f"WITH {writes} SELECT (SELECT count(*) FROM u)"  # noqa: S608
+        return f"WITH {writes} SELECT (SELECT count(*) FROM u) FROM one"  # noqa: S608
     known = (
         f"SELECT {q('cookie_hash')}, {q('last_seen_at')} FROM {q(KnownDevice._meta.db_table)}"  # noqa: S608
         f" WHERE {q('user_id')} = %s AND ("
@@ -80,7 +97,7 @@ def _login_rows_sql(saving: tuple[str, ...], with_place: bool) -> str:
     )
     return (
         f"WITH k AS ({known}), {writes} SELECT (SELECT count(*) FROM u), k.{q('cookie_hash')},"  # noqa: S608
-        f" k.{q('last_seen_at')} FROM (SELECT 1) AS one LEFT JOIN k ON true"
+        f" k.{q('last_seen_at')} FROM one LEFT JOIN k ON true"
     )
 
 
@@ -124,7 +141,8 @@ def login_rows_write(
     ]
     params += [user.pk, user.token_generation]
     params += _insert_params(database, event) + _insert_params(database, session)
-    sql = _login_rows_sql(tuple(saving), place is not None)
+    commit_async = settings.LOGIN_COMMIT_ASYNC and not database.in_atomic_block
+    sql = _login_rows_sql(tuple(saving), place is not None, commit_async)
     rows, answer = _rows_while(database, sql, params, meanwhile)
     if not rows or rows[0][0] == 0:
         return None

@@ -426,6 +426,9 @@ TRUSTED_DEVICE_COOKIE_NAME = "trusted_device"
 # --- Account protection (accounts.auth.new_devices, accounts.flows.freezing) ------------------------
 # Email "New sign-in to your account" after a login from a device the account has not used.
 NEW_DEVICE_ALERTS = env.bool("NEW_DEVICE_ALERTS", default=True)
+# An API login's rows commit without waiting for the disk flush (accounts/auth/login_rows.py):
+# a PostgreSQL crash can lose the last moments' logins whole, whose tokens then fail closed.
+LOGIN_COMMIT_ASYNC = env.bool("LOGIN_COMMIT_ASYNC", default=True)
 # A device label and IP network seen at a login (or the sign-up) this recently is known.
 NEW_DEVICE_MEMORY_DAYS = env.int("NEW_DEVICE_MEMORY_DAYS", default=90)
 # The pages' long-lived device cookie (random, HttpOnly, SameSite=Lax, Secure when the session

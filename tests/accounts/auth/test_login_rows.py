@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from psycopg import pq
@@ -193,3 +193,30 @@ def test_elsewhere_meanwhile_does_not_run() -> None:
         meanwhile=lambda: ran.append(True),
     )
     assert written is None and ran == []
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("commit_async", [True, False])
+def test_on_its_own_the_statement_commits_without_waiting_for_the_disk(settings, commit_async: bool) -> None:
+    """LOGIN_COMMIT_ASYNC: synchronous_commit off for the statement's own transaction only."""
+    settings.LOGIN_COMMIT_ASYNC = commit_async
+    user = UserFactory()
+    with CaptureQueriesContext(connection) as queries:
+        assert _write(user, place=False)[0] == []
+    (statement,) = (query["sql"] for query in queries)
+    assert ("set_config('synchronous_commit', 'off', true)" in statement) is commit_async
+    assert UserSession.objects.filter(user=user).count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)  # the connection's own setting is untouched
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_inside_the_callers_transaction_its_durability_is_the_callers() -> None:
+    with transaction.atomic():
+        assert _write(UserFactory(), place=False)[0] == []
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("on",)
