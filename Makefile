@@ -81,8 +81,10 @@ bench: $(VENV)/.installed services bench-tools
 
 ## What a login costs over its hash, the service's beside the stock view's, each in one process with
 ## a trivial hasher: CPU, its PostgreSQL backend's CPU, wall time. Under a minute.
+## With the real hash: make bench-login BENCH_LOGIN_ARGS="--argon2id --logins 300"
+BENCH_LOGIN_ARGS ?=
 bench-login: $(VENV)/.installed services
-	$(BENCH_ENV) $(PYTHON) -m bench.login_overhead
+	$(BENCH_ENV) $(PYTHON) -m bench.login_overhead $(BENCH_LOGIN_ARGS)
 
 ## Login, /auth/me and the admin's user list and searches with 1,000 and with 1,000,000 users.
 bench-scale: $(VENV)/.installed services bench-tools
