@@ -248,9 +248,8 @@ def login_record_and_api_session_start(
     """`login_record`, then the API session and its tokens (`tokens_for_login`), in one transaction
     (within the caller's, if there is one). On PostgreSQL, from a known place, the last login, the
     event and the session are one statement (accounts.auth.login_rows), the tokens signed while it
-    runs; elsewhere, from a new
-    place, or when the account changed under this login, the same rows are written through the
-    ORM, which finds out why and tells a new place."""
+    runs; elsewhere, from a new place, or when the account changed under this login, the same
+    rows are written through the ORM, which finds out why and tells a new place."""
     amr = _login_amr(method=method, trusted_device=trusted_device, passwordless=False)
     values = _login_noted(user, client)
     details = _login_event_details(method=method, trusted_device=trusted_device, passwordless=False)
